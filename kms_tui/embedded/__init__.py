@@ -1,0 +1,1 @@
+"""Embedded RustFS-compatible KMS server (no Textual, no kms_tui.api)."""

@@ -1,0 +1,1 @@
+"""Textual console: screens, dialogs and widgets."""

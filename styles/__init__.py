@@ -1,0 +1,1 @@
+"""Stylesheets packaged with the console."""
