@@ -6,7 +6,9 @@
     ├── KmsAccessDenied              401 / 403: unsigned, unknown key, bad signature, IAM denial
     │   └── KmsClockSkewError        403 RequestTimeTooSkewed: local and server clocks differ
     ├── KmsInvalidRequest            400 (and 411): bad field, bad enum spelling, bad window
-    ├── KmsKeyNotFound               404: the key (or bucket) does not exist
+    ├── KmsNotFound                  404
+    │   ├── KmsKeyNotFound           the key does not exist
+    │   └── KmsBucketNotFound        the bucket does not exist (S3 NoSuchBucket)
     ├── KmsConflict                  409: duplicate, still referenced, state forbids it
     ├── KmsServiceUnavailable        503, and the 500 "not initialized" answers
     ├── KmsNotSupported              501: no such route (``/kms/decrypt``) or capability (rotate)
@@ -32,12 +34,14 @@ from typing import Any
 __all__ = [
     "KmsAccessDenied",
     "KmsBackendError",
+    "KmsBucketNotFound",
     "KmsClockSkewError",
     "KmsConflict",
     "KmsConnectionError",
     "KmsError",
     "KmsInvalidRequest",
     "KmsKeyNotFound",
+    "KmsNotFound",
     "KmsNotSupported",
     "KmsOperationFailed",
     "KmsResponseError",
@@ -107,10 +111,20 @@ class KmsInvalidRequest(KmsError):
     default_code = "InvalidRequest"
 
 
-class KmsKeyNotFound(KmsError):
-    """The named key (or bucket) does not exist."""
+class KmsNotFound(KmsError):
+    """The named resource does not exist."""
 
     default_code = "NotFound"
+
+
+class KmsKeyNotFound(KmsNotFound):
+    """The named key does not exist."""
+
+
+class KmsBucketNotFound(KmsNotFound):
+    """The named bucket does not exist."""
+
+    default_code = "NoSuchBucket"
 
 
 class KmsConflict(KmsError):
@@ -176,8 +190,7 @@ _CODE_TABLE: dict[str, type[KmsError]] = {
     "UnauthorizedAccess": KmsAccessDenied,
     "InvalidToken": KmsAccessDenied,
     "ExpiredToken": KmsAccessDenied,
-    "NoSuchBucket": KmsKeyNotFound,
-    "NoSuchKey": KmsKeyNotFound,
+    "NoSuchBucket": KmsBucketNotFound,
     "NotImplemented": KmsNotSupported,
     "ServiceUnavailable": KmsServiceUnavailable,
     "BucketAlreadyExists": KmsConflict,
