@@ -1,0 +1,737 @@
+"""The embedded server: one ASGI app (auth, limits, dispatch) served by uvicorn.
+
+``kms-tui serve`` runs it in the foreground (:func:`run_serve`); the console's embedded mode
+runs the same app on 127.0.0.1 in a background thread (:class:`EmbeddedServer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, quote
+
+from kms_tui.embedded.buckets import BucketStore
+from kms_tui.embedded.http import HttpRequest, HttpResponse, empty_response, xml_error
+from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
+from kms_tui.embedded.s3_routes import KmsKeyLookup, handle_s3
+from kms_tui.embedded.sigv4 import SigV4Error, verify_request
+
+if TYPE_CHECKING:
+    from kms_tui.embedded.service import KmsService
+
+__all__ = [
+    "BODY_LIMIT",
+    "DEFAULT_CREDENTIAL",
+    "EmbeddedServer",
+    "EmbeddedServerError",
+    "KmsAsgiApp",
+    "run_serve",
+]
+
+BODY_LIMIT = 1 << 20
+_DRAIN_LIMIT = 64 << 20  # past this we stop discarding an oversized body and close instead
+DEFAULT_CREDENTIAL = "rustfsadmin"
+_ADMIN_ROOT = "/rustfs/admin"
+_ADMIN_V3 = "/rustfs/admin/v3"
+_ADMIN_V4 = "/rustfs/admin/v4"
+_MINIO_ADMIN_ROOT = "/minio/admin"
+_START_TIMEOUT_SECONDS = 15.0
+_STOP_TIMEOUT_SECONDS = 10.0
+_GRACEFUL_SHUTDOWN_SECONDS = 5
+# Logger name -> level we set (None: keep its level). asyncio is included because a stray
+# event-loop warning must not reach the terminal the console draws on.
+_SERVER_LOGGERS: dict[str, int | None] = {
+    "uvicorn": logging.INFO,
+    "kms_tui.embedded": logging.INFO,
+    "asyncio": None,
+}
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_INTERNAL_ERROR = "We encountered an internal error. Please try again."
+_NOT_IMPLEMENTED = "A header you provided implies functionality that is not implemented."
+
+logger = logging.getLogger("kms_tui.embedded.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class KmsServiceLike(KmsKeyLookup, Protocol):
+    """The KMS service as the server drives it."""
+
+    def close(self) -> None: ...
+
+    def sweep_expired(self) -> list[str]: ...
+
+
+AdminHandler = Callable[[Any, HttpRequest], HttpResponse | None]
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not start."""
+
+
+class _ClientDisconnected(Exception):
+    """The client went away before its body was read."""
+
+
+def new_request_id() -> str:
+    """16 upper-case hex characters, as RustFS and MinIO write request ids."""
+    return secrets.token_hex(8).upper()
+
+
+class KmsAsgiApp:
+    """Authenticate, bound the body, route to the admin or S3 handlers, tag every answer."""
+
+    def __init__(
+        self,
+        *,
+        service: Any,
+        buckets: BucketStore,
+        access_key: str,
+        secret_key: str,
+        admin_handler: AdminHandler,
+    ) -> None:
+        self._service = service
+        self._buckets = buckets
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._admin_handler = admin_handler
+
+    def __repr__(self) -> str:
+        return f"KmsAsgiApp(access_key={self._access_key!r})"
+
+    def _lookup_secret(self, access_key: str) -> str | None:
+        if hmac.compare_digest(access_key.encode(), self._access_key.encode()):
+            return self._secret_key
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request_id = new_request_id()
+        try:
+            response, close = await self._respond(scope, receive, request_id)
+        except _ClientDisconnected:
+            return
+        except Exception:
+            logger.exception("request %s failed", request_id)
+            response, close = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id), False
+        await self._send(send, scope, response, request_id, close)
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, request_id: str
+    ) -> tuple[HttpResponse, bool]:
+        method = str(scope["method"]).upper()
+        path = str(scope["path"])
+        raw_path_bytes = scope.get("raw_path")
+        raw_path = raw_path_bytes.decode("latin-1") if raw_path_bytes else quote(path)
+        raw_query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        headers = tuple(
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in scope.get("headers", [])
+        )
+        body, too_large, drained_all = await _read_body(headers, receive)
+        try:
+            verified = verify_request(
+                method=method,
+                raw_path=raw_path,
+                raw_query=raw_query,
+                headers=headers,
+                body=b"" if too_large else body,
+                lookup_secret=self._lookup_secret,
+            )
+        except SigV4Error as err:
+            # With an oversized body only the hash comparison can fail after a good signature.
+            if not (too_large and err.code == "XAmzContentSHA256Mismatch"):
+                return xml_error(err.status, err.code, err.message, request_id), not drained_all
+            verified = None
+        if too_large:
+            message = f"failed to read request body: length limit exceeded ({BODY_LIMIT} bytes)"
+            return xml_error(400, "InvalidRequest", message, request_id), not drained_all
+        access_key = verified.access_key if verified else ""
+
+        if path == _MINIO_ADMIN_ROOT or path.startswith(_MINIO_ADMIN_ROOT + "/"):
+            path = _ADMIN_ROOT + path[len(_MINIO_ADMIN_ROOT) :]
+            raw_path = (
+                _ADMIN_ROOT + raw_path[len(_MINIO_ADMIN_ROOT) :]
+                if raw_path.startswith(_MINIO_ADMIN_ROOT)
+                else quote(path)
+            )
+        request = HttpRequest(
+            method=method,
+            path=path,
+            raw_path=raw_path,
+            query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
+            raw_query=raw_query,
+            headers=headers,
+            body=body,
+            request_id=request_id,
+            access_key=access_key,
+        )
+        try:
+            response = await self._dispatch(request)
+        except Exception:
+            logger.exception("request %s (%s %s) failed", request_id, method, path)
+            response = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id)
+        shown = path + ("?" + "&".join(name for name, _ in request.query) if request.query else "")
+        logger.info("%s %s -> %d [%s]", method, shown, response.status, request_id)
+        return response, False
+
+    async def _dispatch(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        if not _under(path, _ADMIN_ROOT):
+            return await asyncio.to_thread(handle_s3, self._buckets, self._service, request)
+        if _under(path, _ADMIN_V4):
+            return empty_response(426)
+        if _under(path, _ADMIN_V3):
+            relative = path[len(_ADMIN_V3) :]
+            raw_relative = (
+                request.raw_path[len(_ADMIN_V3) :]
+                if request.raw_path.startswith(_ADMIN_V3)
+                else quote(relative)
+            )
+            admin_request = HttpRequest(
+                method=request.method,
+                path=relative,
+                raw_path=raw_relative,
+                query=request.query,
+                raw_query=request.raw_query,
+                headers=request.headers,
+                body=request.body,
+                request_id=request.request_id,
+                access_key=request.access_key,
+            )
+            answer = await asyncio.to_thread(self._admin_handler, self._service, admin_request)
+            if answer is not None:
+                return answer
+        return xml_error(501, "NotImplemented", _NOT_IMPLEMENTED, request.request_id)
+
+    @staticmethod
+    async def _send(
+        send: Send, scope: Scope, response: HttpResponse, request_id: str, close: bool
+    ) -> None:
+        headers: list[tuple[bytes, bytes]] = [(b"x-amz-request-id", request_id.encode())]
+        if response.content_type is not None:
+            headers.append((b"content-type", response.content_type.encode()))
+        if response.status not in (204, 304) and response.status >= 200:
+            headers.append((b"content-length", str(len(response.body)).encode()))
+        for name, value in response.headers:
+            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        if close:
+            headers.append((b"connection", b"close"))
+        body = b"" if scope["method"] == "HEAD" or response.status in (204, 304) else response.body
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+async def _read_body(
+    headers: tuple[tuple[str, str], ...], receive: Receive
+) -> tuple[bytes, bool, bool]:
+    """(body, too large, fully drained): at most BODY_LIMIT bytes are ever kept in memory."""
+    declared = next((value for name, value in headers if name == "content-length"), None)
+    too_large = declared is not None and declared.strip().isdigit() and int(declared) > BODY_LIMIT
+    expects_continue = any(
+        name == "expect" and value.strip().lower() == "100-continue" for name, value in headers
+    )
+    if too_large and expects_continue:
+        return b"", True, False  # never invite the body: answer now and close
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientDisconnected
+        chunk = bytes(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        size += len(chunk)
+        if too_large or size > BODY_LIMIT:
+            too_large = True
+            chunks.clear()
+            if size > _DRAIN_LIMIT:
+                return b"", True, not more
+            continue
+        chunks.append(chunk)
+    return (b"" if too_large else b"".join(chunks)), too_large, True
+
+
+# ---------------------------------------------------------------------------- running it
+
+
+def _load_uvicorn() -> Any:
+    import uvicorn
+
+    class QuietSignalServer(uvicorn.Server):
+        """uvicorn's server minus its own signal capture (we install handlers ourselves)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return uvicorn, QuietSignalServer
+
+
+def _make_server(app: KmsAsgiApp) -> Any:
+    uvicorn, server_class = _load_uvicorn()
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        server_header=False,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    return server_class(config)
+
+
+def _bind_socket(host: str, port: int) -> socket.socket:
+    """Bind ourselves so port 0 works and the real port is known before serving."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_data_dir() -> Path:
+    """Where ``serve`` keeps its state unless told otherwise."""
+    import platformdirs
+
+    return platformdirs.user_data_path("kms-tui") / "server"
+
+
+def default_log_file() -> Path:
+    """Where the embedded server writes its log."""
+    import platformdirs
+
+    return platformdirs.user_state_path("kms-tui") / "logs" / "embedded-server.log"
+
+
+class _Sweeper:
+    """Runs the KMS deletion sweep now and then every ``interval`` seconds in a thread."""
+
+    def __init__(self, service: KmsServiceLike, interval: float) -> None:
+        self._service = service
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kms-tui-sweep", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                destroyed = self._service.sweep_expired()
+            except Exception:
+                logger.exception("key deletion sweep failed")
+            else:
+                if destroyed:
+                    logger.info("deletion sweep destroyed %d key(s)", len(destroyed))
+            if self._stopped.wait(self._interval):
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class _ServerParts:
+    """The bucket store, the KMS service and the app, built over one data directory."""
+
+    def __init__(
+        self, data_dir: Path, access_key: str, secret_key: str, allow_immediate_deletion: bool
+    ) -> None:
+        from kms_tui.embedded.admin_routes import handle_admin
+        from kms_tui.embedded.service import KmsService
+
+        self.buckets = BucketStore(data_dir)
+        self.buckets.load()
+        self.service = KmsService(
+            data_dir, references=self.buckets, allow_immediate_deletion=allow_immediate_deletion
+        )
+        self.service.load()
+        self.app = KmsAsgiApp(
+            service=self.service,
+            buckets=self.buckets,
+            access_key=access_key,
+            secret_key=secret_key,
+            admin_handler=handle_admin,
+        )
+
+
+class _LogRouting:
+    """Point the server's loggers at one handler only (no propagation), and undo it after."""
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: list[tuple[logging.Logger, bool, int]] = []
+
+    def __init__(self, handler: logging.Handler) -> None:
+        self._handler = handler
+        self._active = False
+
+    def install(self) -> None:
+        with _LogRouting._lock:
+            if _LogRouting._depth == 0:
+                _LogRouting._saved = [
+                    (lg, lg.propagate, lg.level) for lg in map(logging.getLogger, _SERVER_LOGGERS)
+                ]
+            _LogRouting._depth += 1
+            for name, level in _SERVER_LOGGERS.items():
+                named = logging.getLogger(name)
+                named.addHandler(self._handler)
+                named.propagate = False
+                if level is not None:
+                    named.setLevel(level)
+            self._active = True
+
+    def remove(self) -> None:
+        with _LogRouting._lock:
+            if not self._active:
+                return
+            self._active = False
+            for name in _SERVER_LOGGERS:
+                logging.getLogger(name).removeHandler(self._handler)
+            _LogRouting._depth -= 1
+            if _LogRouting._depth == 0:
+                for named, propagate, level in _LogRouting._saved:
+                    named.propagate = propagate
+                    named.setLevel(level)
+        self._handler.close()
+
+
+def _file_handler(log_file: Path) -> logging.Handler:
+    log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(log_file.parent, 0o700)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    return handler
+
+
+class EmbeddedServer:
+    """The server on 127.0.0.1 with a random port, in a background thread, silent on the tty."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        allow_immediate_deletion: bool = False,
+        log_file: Path | None = None,
+        sweep_interval: float = 60.0,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.access_key = access_key or secrets.token_urlsafe(15)
+        self._secret_key = secret_key or secrets.token_urlsafe(30)
+        self._allow_immediate_deletion = allow_immediate_deletion
+        self.log_file = Path(log_file) if log_file is not None else default_log_file()
+        self._sweep_interval = sweep_interval
+        self._lock = DataDirLock(self.data_dir)
+        self._parts: _ServerParts | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._sweeper: _Sweeper | None = None
+        self._routing: _LogRouting | None = None
+        self._failure: BaseException | None = None
+        self._endpoint: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbeddedServer(data_dir={str(self.data_dir)!r}, endpoint={self._endpoint!r}, "
+            f"access_key={self.access_key!r})"
+        )
+
+    @property
+    def secret_key(self) -> str:
+        """The secret key clients sign with (kept out of repr)."""
+        return self._secret_key
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT`` once started."""
+        if self._endpoint is None:
+            raise EmbeddedServerError("the embedded server is not running")
+        return self._endpoint
+
+    @property
+    def service(self) -> KmsService:
+        """The KMS service behind the server."""
+        if self._parts is None:
+            raise EmbeddedServerError("the embedded server is not running")
+        return self._parts.service
+
+    @property
+    def running(self) -> bool:
+        """Whether start() succeeded and stop() has not run yet."""
+        return self._endpoint is not None
+
+    def start(self) -> EmbeddedServer:
+        """Start serving and return once the socket accepts connections."""
+        if self._thread is not None:
+            return self
+        self._routing = _LogRouting(_file_handler(self.log_file))
+        self._routing.install()
+        try:
+            self._lock.acquire()
+            self._parts = _ServerParts(
+                self.data_dir, self.access_key, self._secret_key, self._allow_immediate_deletion
+            )
+            sock = _bind_socket("127.0.0.1", 0)
+            self._server = _make_server(self._parts.app)
+            self._failure = None
+            self._thread = threading.Thread(
+                target=self._run, args=(sock,), name="kms-tui-embedded-server", daemon=True
+            )
+            self._thread.start()
+            self._wait_started()
+            self._endpoint = _socket_url(sock)
+            self._sweeper = _Sweeper(self._parts.service, self._sweep_interval)
+            self._sweeper.start()
+        except BaseException:
+            self._teardown()
+            raise
+        logger.info("embedded server listening on %s", self._endpoint)
+        return self
+
+    def _run(self, sock: socket.socket) -> None:
+        try:
+            asyncio.run(self._server.serve(sockets=[sock]))
+        except BaseException as err:  # SystemExit from uvicorn start-up included
+            self._failure = err
+            logger.exception("embedded server stopped with an error")
+        finally:
+            sock.close()
+
+    def _wait_started(self) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        assert self._thread is not None
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise EmbeddedServerError(
+                    f"the embedded KMS server failed to start ({self._failure!r}); "
+                    f"see {self.log_file}"
+                )
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(
+                    f"the embedded KMS server did not start within {_START_TIMEOUT_SECONDS:.0f} s;"
+                    f" see {self.log_file}"
+                )
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Shut down gracefully and join the thread; calling it again does nothing."""
+        self._teardown()
+
+    def _teardown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(_STOP_TIMEOUT_SECONDS)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(_STOP_TIMEOUT_SECONDS)
+            self._thread = None
+        if self._parts is not None:
+            try:
+                self._parts.service.close()
+            except Exception:
+                logger.exception("closing the KMS service failed")
+            self._parts = None
+        self._lock.release()
+        self._endpoint = None
+        if self._routing is not None:
+            self._routing.remove()
+            self._routing = None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------------------- kms-tui serve
+
+
+def _resolve_credentials(
+    access_key: str | None, secret_key: str | None
+) -> tuple[str, str, bool] | str:
+    """(access, secret, are they the defaults) or an error message."""
+    access = access_key or os.environ.get("RUSTFS_ACCESS_KEY") or None
+    secret = secret_key or os.environ.get("RUSTFS_SECRET_KEY") or None
+    if access is None and secret is None:
+        return DEFAULT_CREDENTIAL, DEFAULT_CREDENTIAL, True
+    if access is None or secret is None:
+        return (
+            "kms-tui serve: give both an access key and a secret key "
+            "(--access-key/--secret-key or RUSTFS_ACCESS_KEY/RUSTFS_SECRET_KEY), or neither"
+        )
+    return access, secret, access == secret == DEFAULT_CREDENTIAL
+
+
+def _stderr_logging() -> _LogRouting:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    routing = _LogRouting(handler)
+    routing.install()
+    return routing
+
+
+class _Interrupted(Exception):
+    """SIGTERM before the event loop took over signal handling."""
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise _Interrupted
+
+
+async def _serve_until_signalled(server: Any, sock: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+
+    def request_exit() -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, request_exit)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        sys.stdout.write(f"listening on {_socket_url(sock)}\n")
+        sys.stdout.flush()
+    await serving
+
+
+def run_serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    access_key: str | None,
+    secret_key: str | None,
+    allow_immediate_deletion: bool,
+    sweep_interval: float = 60.0,
+) -> int:
+    """``kms-tui serve``: run in the foreground until SIGINT/SIGTERM; returns the exit code."""
+    credentials = _resolve_credentials(access_key, secret_key)
+    if isinstance(credentials, str):
+        sys.stderr.write(credentials + "\n")
+        return 2
+    access, secret, defaults = credentials
+    if defaults:
+        if not _is_loopback(host):
+            sys.stderr.write(
+                f"kms-tui serve: refusing to listen on {host} with the default credentials "
+                "(rustfsadmin/rustfsadmin); set --access-key/--secret-key or "
+                "RUSTFS_ACCESS_KEY/RUSTFS_SECRET_KEY, or bind a loopback address\n"
+            )
+            return 2
+        sys.stderr.write(
+            "kms-tui serve: WARNING: using the default credentials rustfsadmin/rustfsadmin; "
+            "set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY for anything but local testing\n"
+        )
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirLockedError as err:
+        sys.stderr.write(f"kms-tui serve: {err}\n")
+        return 2
+    except OSError as err:
+        sys.stderr.write(f"kms-tui serve: cannot use the data directory {data_dir}: {err}\n")
+        return 2
+
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    routing = _stderr_logging()
+    parts: _ServerParts | None = None
+    sweeper: _Sweeper | None = None
+    try:
+        parts = _ServerParts(data_dir, access, secret, allow_immediate_deletion)
+        try:
+            sock = _bind_socket(host, port)
+        except OSError as err:
+            sys.stderr.write(f"kms-tui serve: cannot listen on {host}:{port}: {err}\n")
+            return 1
+        sweeper = _Sweeper(parts.service, sweep_interval)
+        sweeper.start()
+        logger.info("serving data directory %s", data_dir)
+        with sock:
+            asyncio.run(_serve_until_signalled(_make_server(parts.app), sock))
+        return 0
+    except (KeyboardInterrupt, _Interrupted):
+        return 0
+    except Exception as err:
+        logger.debug("kms-tui serve failed", exc_info=True)
+        sys.stderr.write(f"kms-tui serve: failed: {type(err).__name__}: {err}\n")
+        return 1
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
+        if parts is not None:
+            try:
+                parts.service.close()
+            except Exception:
+                logger.exception("closing the KMS service failed")
+        lock.release()
+        routing.remove()
+        signal.signal(signal.SIGTERM, previous_term)
