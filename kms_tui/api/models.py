@@ -10,16 +10,58 @@ pseudo-member carrying the raw string (``KeyStatus("Archived").known is False``)
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Self, TypeVar
+from typing import Any
 
-from kms_tui.api.errors import KmsResponseError
+from kms_tui.api.backup_models import (
+    BackupResult,
+    BackupStatus,
+    ConfigComparison,
+    ExternalMismatch,
+    RestoreAbortResult,
+    RestoreBlocker,
+    RestoreConflict,
+    RestoreDryRun,
+    RestoreReport,
+    RestoreResult,
+)
+from kms_tui.api.wire import (
+    _MISSING,
+    BackendHealth,
+    BackendName,
+    BackupResponsibility,
+    ConflictPolicy,
+    ImpactCompleteness,
+    KeySpec,
+    KeyState,
+    KeyStatus,
+    KeyUsage,
+    RotationDueReason,
+    ServiceBackend,
+    ServiceState,
+    VaultAuthType,
+    WireEnum,
+    _b64,
+    _bool,
+    _enum,
+    _int,
+    _obj,
+    _obj_list,
+    _opt_bool,
+    _opt_enum,
+    _opt_int,
+    _opt_str,
+    _opt_time,
+    _service_state,
+    _str,
+    _str_map,
+    _str_tuple,
+    _time,
+    parse_timestamp,
+)
 
 __all__ = [
     "AwsBackendSummary",
@@ -76,324 +118,6 @@ __all__ = [
     "WireEnum",
     "parse_timestamp",
 ]
-
-
-class WireEnum(StrEnum):
-    """A wire enum that keeps values it does not know as pseudo-members instead of failing."""
-
-    @classmethod
-    def _missing_(cls, value: object) -> Self | None:
-        if not isinstance(value, str):
-            return None
-        member = str.__new__(cls, value)
-        member._name_ = value
-        member._value_ = value
-        return member
-
-    @property
-    def known(self) -> bool:
-        """Whether this value is one the client was written for (not a raw server value)."""
-        return type(self)._value2member_map_.get(self._value_) is self
-
-
-class KeyUsage(WireEnum):
-    """What a key may be used for."""
-
-    ENCRYPT_DECRYPT = "EncryptDecrypt"
-    SIGN_VERIFY = "SignVerify"
-
-
-class KeyStatus(WireEnum):
-    """A key's state as list items report it."""
-
-    ACTIVE = "Active"
-    DISABLED = "Disabled"
-    PENDING_DELETION = "PendingDeletion"
-    DELETED = "Deleted"
-
-
-class KeyState(WireEnum):
-    """A key's state as describe and the metadata answers report it."""
-
-    ENABLED = "Enabled"
-    DISABLED = "Disabled"
-    PENDING_DELETION = "PendingDeletion"
-    PENDING_IMPORT = "PendingImport"
-    UNAVAILABLE = "Unavailable"
-
-
-class KeySpec(WireEnum):
-    """Data-key specs generate-data-key accepts."""
-
-    AES_256 = "Aes256"
-    AES_128 = "Aes128"
-    CHACHA20 = "ChaCha20"
-
-
-class RotationDueReason(WireEnum):
-    """Why the server thinks a key is (or is not) due for rotation."""
-
-    AGE = "age"
-    NEVER_ROTATED = "never_rotated"
-    WRAPS = "wraps"
-    UNSUPPORTED = "unsupported"
-
-
-class ServiceState(WireEnum):
-    """The KMS service state machine; ``Error`` arrives as ``{"Error": "message"}``."""
-
-    NOT_CONFIGURED = "NotConfigured"
-    CONFIGURED = "Configured"
-    RUNNING = "Running"
-    ERROR = "Error"
-
-
-class ServiceBackend(WireEnum):
-    """Backend names of ``/kms/service-status`` (PascalCase)."""
-
-    LOCAL = "Local"
-    VAULT_KV2 = "VaultKV2"
-    VAULT_TRANSIT = "VaultTransit"
-    STATIC = "Static"
-    AWS = "AWS"
-
-
-class BackendName(WireEnum):
-    """Backend names of ``/kms/status`` and ``/kms/config`` (lowercase)."""
-
-    LOCAL = "local"
-    VAULT_KV2 = "vault-kv2"
-    VAULT_TRANSIT = "vault-transit"
-    STATIC = "static"
-    AWS = "aws"
-    UNKNOWN = "unknown"
-
-
-class BackendHealth(WireEnum):
-    """``backend_status`` of ``/kms/status``."""
-
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    ERROR = "error"
-
-
-class VaultAuthType(WireEnum):
-    """``auth_method_type`` of a Vault backend summary."""
-
-    TOKEN = "token"
-    APPROLE = "approle"
-    KUBERNETES = "kubernetes"
-    TOKEN_FILE = "token_file"
-
-
-class ImpactCompleteness(WireEnum):
-    """How complete a key impact report is."""
-
-    EXACT = "exact"
-    OBSERVED_ONLY = "observed-only"
-    UNAVAILABLE = "unavailable"
-
-
-class BackupResponsibility(WireEnum):
-    """What a backup of the current backend can hold."""
-
-    FULL_MATERIAL = "full-material"
-    REFERENCE_ONLY = "reference-only"
-    METADATA_PLUS_EXTERNAL_ROOT = "metadata-plus-external-root"
-
-
-class ConflictPolicy(WireEnum):
-    """``confirm_conflict_policy`` values of a restore."""
-
-    FAIL = "fail"
-    RESTORE_INTO_EMPTY_TARGET = "restore-into-empty-target"
-
-
-# --- field readers -------------------------------------------------------------------------
-
-_MISSING: Any = object()
-_E = TypeVar("_E", bound=WireEnum)
-
-
-def _kind(value: object) -> str:
-    if value is _MISSING:
-        return "nothing (field missing)"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _bad(where: str, key: str, expected: str, value: object) -> KmsResponseError:
-    return KmsResponseError(
-        f"unexpected answer: {where}.{key} should be {expected}, got {_kind(value)}"
-    )
-
-
-def _obj(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise KmsResponseError(
-            f"unexpected answer: {where} should be an object, got {_kind(value)}"
-        )
-    return value
-
-
-def _str(d: Mapping[str, Any], key: str, where: str) -> str:
-    value = d.get(key, _MISSING)
-    if isinstance(value, str):
-        return value
-    raise _bad(where, key, "a string", value)
-
-
-def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = d.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _bad(where, key, "a string or null", value)
-
-
-def _bool(d: Mapping[str, Any], key: str, where: str) -> bool:
-    value = d.get(key, _MISSING)
-    if value is True or value is False:
-        return value
-    raise _bad(where, key, "a boolean", value)
-
-
-def _opt_bool(d: Mapping[str, Any], key: str, where: str) -> bool | None:
-    value = d.get(key)
-    if value is None or value is True or value is False:
-        return value
-    raise _bad(where, key, "a boolean or null", value)
-
-
-def _int(d: Mapping[str, Any], key: str, where: str) -> int:
-    value = d.get(key, _MISSING)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise _bad(where, key, "an integer", value)
-
-
-def _opt_int(d: Mapping[str, Any], key: str, where: str) -> int | None:
-    value = d.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise _bad(where, key, "an integer or null", value)
-
-
-def _enum(cls: type[_E], d: Mapping[str, Any], key: str, where: str) -> _E:
-    value = d.get(key, _MISSING)
-    if isinstance(value, str):
-        return cls(value)
-    raise _bad(where, key, f"a {cls.__name__} string", value)
-
-
-def _opt_enum(cls: type[_E], d: Mapping[str, Any], key: str, where: str) -> _E | None:
-    value = d.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return cls(value)
-    raise _bad(where, key, f"a {cls.__name__} string or null", value)
-
-
-_EMPTY_MAP: Mapping[str, str] = MappingProxyType({})
-
-
-def _str_map(
-    d: Mapping[str, Any], key: str, where: str, *, required: bool = True
-) -> Mapping[str, str]:
-    value = d.get(key, _MISSING)
-    if not isinstance(value, dict):
-        if not required and (value is None or value is _MISSING):
-            return _EMPTY_MAP
-        raise _bad(where, key, "an object of strings", value)
-    if not value:
-        return _EMPTY_MAP
-    for name, item in value.items():
-        if not isinstance(item, str):
-            raise _bad(where, f"{key}.{name}", "a string", item)
-    return MappingProxyType(dict(value))
-
-
-def _str_tuple(
-    d: Mapping[str, Any], key: str, where: str, *, required: bool = True
-) -> tuple[str, ...]:
-    value = d.get(key, _MISSING)
-    if not isinstance(value, list):
-        if not required and (value is None or value is _MISSING):
-            return ()
-        raise _bad(where, key, "a list of strings", value)
-    for item in value:
-        if not isinstance(item, str):
-            raise _bad(where, key, "a list of strings", item)
-    return tuple(value)
-
-
-def _obj_list(d: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-    value = d.get(key, _MISSING)
-    if not isinstance(value, list):
-        raise _bad(where, key, "a list", value)
-    return [_obj(item, f"{where}.{key}[]") for item in value]
-
-
-def parse_timestamp(text: str) -> datetime:
-    """RFC 9557 (``…+00:00[UTC]``), ``Z`` or plain RFC 3339 → aware datetime; ValueError if not."""
-    core = text
-    if core.endswith("]"):
-        core = core[: core.rfind("[")]
-    if len(core) < 20 or core[10] not in "Tt":
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    if core[-1] in "Zz":
-        core = core[:-1] + "+00:00"
-    moment = datetime.fromisoformat(core[:10] + "T" + core[11:])
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp has no UTC offset: {text!r}")
-    return moment
-
-
-def _time(d: Mapping[str, Any], key: str, where: str) -> datetime:
-    value = d.get(key, _MISSING)
-    if isinstance(value, str):
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            pass
-    raise _bad(where, key, "an RFC 3339 timestamp", value)
-
-
-def _opt_time(d: Mapping[str, Any], key: str, where: str) -> datetime | None:
-    if d.get(key) is None:
-        return None
-    return _time(d, key, where)
-
-
-def _b64(d: Mapping[str, Any], key: str, where: str) -> bytes:
-    value = d.get(key, _MISSING)
-    if isinstance(value, str):
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            pass
-    raise _bad(where, key, "base64 text", value)
-
-
-def _service_state(value: object, where: str) -> tuple[ServiceState, str | None]:
-    if isinstance(value, str):
-        return ServiceState(value), None
-    if isinstance(value, dict) and len(value) == 1:
-        ((name, detail),) = value.items()
-        if isinstance(name, str) and (detail is None or isinstance(detail, str)):
-            return ServiceState(name), detail
-    raise _bad(where, "status", 'a service state ("Running" or {"Error": "…"})', value)
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -983,212 +707,3 @@ class CacheClearResult:
         """Parse a clear-cache answer."""
         d = _obj(data, "clear-cache answer")
         return cls(_str(d, "status", "clear-cache"), _str(d, "message", "clear-cache"))
-
-
-# --- backup and restore --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BackupStatus:
-    """``GET /kms/backup``: whether a backup can be taken and where it would go."""
-
-    service_status: str  # the server's Debug rendering, e.g. ``Running`` or ``Error("…")``
-    backend: str | None
-    responsibility: BackupResponsibility | None
-    export_supported: bool
-    deployment_identity: str | None
-    backup_root: str | None
-    backup_kek_configured: bool
-    backup_kek_id: str | None
-    backup_kek_version: int | None
-    target_key_dir: str | None
-    unavailable_reason: str | None
-
-    @classmethod
-    def from_wire(cls, data: object) -> BackupStatus:
-        """Parse a backup status answer."""
-        w = "backup status"
-        d = _obj(data, w)
-        return cls(
-            service_status=_str(d, "service_status", w),
-            backend=_opt_str(d, "backend", w),
-            responsibility=_opt_enum(BackupResponsibility, d, "responsibility", w),
-            export_supported=_bool(d, "export_supported", w),
-            deployment_identity=_opt_str(d, "deployment_identity", w),
-            backup_root=_opt_str(d, "backup_root", w),
-            backup_kek_configured=_bool(d, "backup_kek_configured", w),
-            backup_kek_id=_opt_str(d, "backup_kek_id", w),
-            backup_kek_version=_opt_int(d, "backup_kek_version", w),
-            target_key_dir=_opt_str(d, "target_key_dir", w),
-            unavailable_reason=_opt_str(d, "unavailable_reason", w),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class BackupResult:
-    """A backup the server just wrote."""
-
-    backup_id: str
-    snapshot_generation: int
-    deployment_identity: str
-    artifact_count: int
-    manifest_digest: str
-    backup_kek_id: str
-    backup_kek_version: int
-    sanitized_config_included: bool
-
-    @classmethod
-    def from_wire(cls, data: object) -> BackupResult:
-        """Parse a ``POST /kms/backup`` answer."""
-        w = "backup answer"
-        d = _obj(data, w)
-        return cls(
-            backup_id=_str(d, "backup_id", w),
-            snapshot_generation=_int(d, "snapshot_generation", w),
-            deployment_identity=_str(d, "deployment_identity", w),
-            artifact_count=_int(d, "artifact_count", w),
-            manifest_digest=_str(d, "manifest_digest", w),
-            backup_kek_id=_str(d, "backup_kek_id", w),
-            backup_kek_version=_int(d, "backup_kek_version", w),
-            sanitized_config_included=_bool(d, "sanitized_config_included", w),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreBlocker:
-    """Something that stops a restore outright (``bundle-corrupted``, ``wrong-backup-kek``...)."""
-
-    code: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreConflict:
-    """A key the restore would overwrite or regress."""
-
-    key_id: str
-    kind: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalMismatch:
-    """An external dependency that differs from what the bundle expects."""
-
-    dependency: str
-    expected: str | None
-    observed: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreReport:
-    """The dry-run verdict on a bundle."""
-
-    backup_id: str
-    target_deployment_identity: str | None
-    blockers: tuple[RestoreBlocker, ...]
-    conflicts: tuple[RestoreConflict, ...]
-    external_mismatches: tuple[ExternalMismatch, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigComparison:
-    """The bundle's sanitized KMS configuration next to the current one (kept as sent)."""
-
-    bundle: Mapping[str, Any]
-    current: Mapping[str, Any]
-    identical: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreDryRun:
-    """What a restore would do, without doing it."""
-
-    report: RestoreReport
-    config_comparison: ConfigComparison | None
-
-    @classmethod
-    def from_wire(cls, data: object) -> RestoreDryRun:
-        """Parse a ``POST /kms/restore/dry-run`` answer."""
-        d = _obj(data, "dry-run answer")
-        w = "report"
-        r = _obj(d.get("report", _MISSING), w)
-        report = RestoreReport(
-            backup_id=_str(r, "backup_id", w),
-            target_deployment_identity=_opt_str(r, "target_deployment_identity", w),
-            blockers=tuple(
-                RestoreBlocker(
-                    _str(b, "code", "blockers[]"), _opt_str(b, "detail", "blockers[]") or ""
-                )
-                for b in _obj_list(r, "blockers", w)
-            ),
-            conflicts=tuple(
-                RestoreConflict(
-                    _str(c, "key_id", "conflicts[]"),
-                    _str(c, "kind", "conflicts[]"),
-                    _opt_str(c, "detail", "conflicts[]") or "",
-                )
-                for c in _obj_list(r, "conflicts", w)
-            ),
-            external_mismatches=tuple(
-                ExternalMismatch(
-                    _str(m, "dependency", "external_mismatches[]"),
-                    _opt_str(m, "expected", "external_mismatches[]"),
-                    _opt_str(m, "observed", "external_mismatches[]"),
-                )
-                for m in _obj_list(r, "external_mismatches", w)
-            ),
-        )
-        comparison = d.get("config_comparison")
-        config_comparison = None
-        if comparison is not None:
-            c = _obj(comparison, "config_comparison")
-            config_comparison = ConfigComparison(
-                bundle=MappingProxyType(
-                    _obj(c.get("bundle", _MISSING), "config_comparison.bundle")
-                ),
-                current=MappingProxyType(
-                    _obj(c.get("current", _MISSING), "config_comparison.current")
-                ),
-                identical=_bool(c, "identical", "config_comparison"),
-            )
-        return cls(report, config_comparison)
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreResult:
-    """A completed restore."""
-
-    backup_id: str
-    snapshot_generation: int
-    restored_key_ids: tuple[str, ...]
-    salt_restored: bool
-    resumed: bool
-
-    @classmethod
-    def from_wire(cls, data: object) -> RestoreResult:
-        """Parse a ``POST /kms/restore`` answer."""
-        w = "restore answer"
-        d = _obj(data, w)
-        return cls(
-            backup_id=_str(d, "backup_id", w),
-            snapshot_generation=_int(d, "snapshot_generation", w),
-            restored_key_ids=_str_tuple(d, "restored_key_ids", w),
-            salt_restored=_bool(d, "salt_restored", w),
-            resumed=_bool(d, "resumed", w),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreAbortResult:
-    """An aborted, half-finished restore."""
-
-    target_key_dir: str
-    aborted: bool
-
-    @classmethod
-    def from_wire(cls, data: object) -> RestoreAbortResult:
-        """Parse a ``POST /kms/restore/abort`` answer."""
-        w = "restore abort answer"
-        d = _obj(data, w)
-        return cls(_str(d, "target_key_dir", w), _bool(d, "aborted", w))
