@@ -187,6 +187,14 @@ def _ca_context(ca_bundle: str) -> ssl.SSLContext:
         ) from err
 
 
+def _with_query(path: str, params: Mapping[str, str] | None) -> str:
+    """Append a query encoded as SigV4 canonicalises it (``%20``, never ``+``, for a space)."""
+    if not params:
+        return path
+    query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in params.items())
+    return f"{path}?{query}"
+
+
 class KmsAdminClient:
     """Async client for the RustFS KMS admin API (``/rustfs/admin/v3/kms/...``)."""
 
@@ -264,7 +272,7 @@ class KmsAdminClient:
             last = attempt == attempts - 1
             try:
                 response = await self._http.request(
-                    method, path, params=params, content=content, headers=headers
+                    method, _with_query(path, params), content=content, headers=headers
                 )
             except httpx.TransportError as err:
                 if last:

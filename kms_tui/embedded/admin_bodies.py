@@ -67,6 +67,9 @@ def decode_json(body: bytes) -> Any:
         return json.loads(text, object_pairs_hook=_reject_duplicates)
     except json.JSONDecodeError as err:
         raise BodyError(f"{err.msg} at line {err.lineno} column {err.colno}") from err
+    except RecursionError as err:
+        # serde_json stops at a nesting depth of 128; Python's parser runs out of stack later.
+        raise BodyError("recursion limit exceeded at line 1 column 1") from err
 
 
 def describe_value(value: Any) -> str:
