@@ -72,7 +72,7 @@ def _server_temp_dirs() -> tuple[str, ...]:
     """Where the server's temp dir most likely is: ``/tmp`` and this machine's own temp dir."""
     import tempfile  # only needed while validating a form; keeps import of this module cheap
 
-    return tuple(dict.fromkeys(("/tmp", "/var/tmp", tempfile.gettempdir())))
+    return tuple(dict.fromkeys(("/tmp", tempfile.gettempdir())))
 
 
 def _blank(value: str | None) -> bool:
