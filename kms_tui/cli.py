@@ -69,8 +69,48 @@ def run(argv: list[str]) -> int:
             secret_key=args.secret_key,
             allow_immediate_deletion=args.allow_immediate_deletion,
         )
-    sys.stdout.write(
-        f"kms-tui {__version__}: the console is not built yet; "
-        "`kms-tui serve` runs the embedded KMS server.\n"
-    )
-    return 0
+    return run_console(args)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """Open the console (Textual is imported only here); settings problems exit 2."""
+    from kms_tui.settings import SettingsError, load_settings, resolve_connection
+
+    try:
+        settings = load_settings(args.config)
+        connection = resolve_connection(
+            settings, profile=args.profile, endpoint=args.endpoint, read_only=args.read_only
+        )
+    except SettingsError as err:
+        sys.stderr.write(f"kms-tui: {err}\n")
+        return 2
+    from kms_tui.tui.factory import build_app
+
+    _log_console_to_file()
+    app = build_app(connection, settings, cli_read_only=args.read_only)
+    try:
+        app.run()
+    finally:
+        app.context.run_cleanups_now()
+    return app.return_code or 0
+
+
+def _log_console_to_file() -> None:
+    """The console's own logs go to a 0600 file: nothing but Textual may write to the tty."""
+    import logging
+    import os
+
+    from kms_tui import paths
+
+    try:
+        log_dir = paths.ensure_private_dir(paths.log_dir())
+        log_file = log_dir / "console.log"
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console_logger = logging.getLogger("kms_tui.tui")
+    console_logger.addHandler(handler)
+    console_logger.propagate = False

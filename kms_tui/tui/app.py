@@ -1,0 +1,337 @@
+"""The console app: five modes, the header's live state, help, palette, activity, profiles.
+
+Build it with :func:`kms_tui.tui.factory.build_app`; this module wires nothing itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from kms_tui.api.errors import KmsError, KmsTransportError
+from kms_tui.api.models import KmsStatus, ServiceState, ServiceStatus
+from kms_tui.settings import SettingsError
+from kms_tui.tui.activity import ActivityLog
+from kms_tui.tui.commands import KmsCommands
+from kms_tui.tui.context import AppContext
+from kms_tui.tui.screens.base import KmsScreen
+from kms_tui.tui.styles import style_path
+
+__all__ = ["MODE_SCREENS", "KmsTuiApp", "MissingScreen"]
+
+logger = logging.getLogger("kms_tui.tui.app")
+
+# mode -> (key, module, class, title); screens are imported only when first shown.
+MODE_SCREENS: dict[str, tuple[str, str, str, str]] = {
+    "service": ("1", "kms_tui.tui.screens.service", "ServiceScreen", "Service"),
+    "keys": ("2", "kms_tui.tui.screens.keys", "KeysScreen", "Keys"),
+    "datakeys": ("3", "kms_tui.tui.screens.datakeys", "DataKeysScreen", "Data keys"),
+    "buckets": ("4", "kms_tui.tui.screens.buckets", "BucketsScreen", "Buckets"),
+    "stats": ("5", "kms_tui.tui.screens.stats", "StatsScreen", "Live stats"),
+}
+_MAX_BACKOFF_SECONDS = 30.0
+_FIRST_BACKOFF_SECONDS = 1.0
+
+Connector = Callable[[AppContext], Awaitable[None]]
+ContextBuilder = Callable[[str], AppContext]
+
+
+def screen_class(mode: str) -> type[KmsScreen] | None:
+    """The screen class of ``mode``, or None while its module is not written yet."""
+    _, module_name, class_name, _ = MODE_SCREENS[mode]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        return None
+    found = getattr(module, class_name, None)
+    return found if isinstance(found, type) and issubclass(found, KmsScreen) else None
+
+
+class MissingScreen(KmsScreen):
+    """Stands in for a screen whose module is not on disk yet."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> Any:
+        yield Static(f"The {self.title_text} screen is not available in this build.")
+
+
+class KmsTuiApp(App[None]):
+    """The RustFS KMS console."""
+
+    TITLE = "kms-tui"
+    CSS_PATH = [style_path("app.tcss"), style_path("help.tcss"), style_path("activity.tcss")]
+    COMMANDS: ClassVar[set[Any]] = {KmsCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, id=f"app.mode_{mode}")
+            for mode, (key, _, _, title) in MODE_SCREENS.items()
+        ),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "command_palette", "Commands", id="app.commands"),
+        Binding("a", "activity", "Activity log", id="app.activity"),
+        Binding("escape", "go_back", "Back", id="app.back", show=False),
+        Binding("q", "quit_top", "Quit", id="app.quit"),
+    ]
+
+    kms_status: reactive[KmsStatus | None] = reactive(None, always_update=True)
+    service_status: reactive[ServiceStatus | None] = reactive(None, always_update=True)
+    connection_state: reactive[str] = reactive("connecting")
+    context_generation: reactive[int] = reactive(0)
+
+    def __init__(
+        self,
+        context: AppContext,
+        *,
+        connector: Connector,
+        context_builder: ContextBuilder | None = None,
+        profile_names: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self._connector = connector
+        self._context_builder = context_builder
+        self.profile_names = profile_names
+        self.mode_screens: dict[str, KmsScreen] = {}
+        self.last_connection_error: str | None = None
+        self._retry_now = asyncio.Event()
+        for mode in MODE_SCREENS:
+            self.add_mode(mode, self._mode_factory(mode))
+
+    def _mode_factory(self, mode: str) -> Callable[[], Screen[Any]]:
+        def make() -> Screen[Any]:
+            cls = screen_class(mode)
+            screen = cls() if cls is not None else MissingScreen(MODE_SCREENS[mode][3])
+            self.mode_screens[mode] = screen
+            return screen
+
+        return make
+
+    # --- start-up and shutdown -------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Keymap, activity wiring, Keys screen; connect only after the first frame."""
+        if self.context.settings.keymap:
+            self.set_keymap(dict(self.context.settings.keymap))
+        self._wire_activity(self.context.activity)
+        self.switch_mode("keys")
+        self.call_after_refresh(self._begin_session)
+
+    def _wire_activity(self, activity: ActivityLog) -> None:
+        activity.listen(lambda entry: self.post_message(ActivityLog.Changed(entry)))
+
+    def _begin_session(self) -> None:
+        self._connect(self.context)
+        self._poll_forever()
+
+    @work(exclusive=True, group="app.connect", exit_on_error=False)
+    async def _connect(self, context: AppContext) -> None:
+        try:
+            await self._connector(context)
+        except KmsError as err:
+            context.activity.record("connect", context.endpoint_label, False, message=err.message)
+            self.notify(err.message, title="Setting up the server failed", severity="error")
+        self.retry_connection_now()
+
+    async def on_unmount(self) -> None:
+        """Close the clients and stop the embedded server."""
+        await self.context.aclose()
+
+    # --- live state ------------------------------------------------------------------------
+
+    def retry_connection_now(self) -> None:
+        """`r`: poll again now instead of waiting out the backoff."""
+        self._retry_now.set()
+
+    @work(exclusive=True, group="app.poll", exit_on_error=False)
+    async def _poll_forever(self) -> None:
+        delay = _FIRST_BACKOFF_SECONDS
+        while True:
+            context = self.context
+            ok = await self._poll_once(context)
+            if context is not self.context:
+                continue
+            interval = self.context.settings.poll_interval_seconds
+            delay = (
+                interval
+                if ok
+                else min(max(delay * 2, _FIRST_BACKOFF_SECONDS), _MAX_BACKOFF_SECONDS)
+            )
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_now.wait(), delay)
+            if not ok and context is self.context:
+                delay = _FIRST_BACKOFF_SECONDS if self._retry_now.is_set() else delay
+
+    async def _poll_once(self, context: AppContext) -> bool:
+        """One service-status (and status) round; returns whether the server answered."""
+        try:
+            admin = await context.admin()
+            status = await admin.service_status()
+            kms_status = await admin.status() if status.state is ServiceState.RUNNING else None
+        except KmsTransportError as err:
+            self._lost(context, err)
+            return False
+        except KmsError as err:
+            if context.failure is err:
+                self._lost(context, err)
+                return False
+            # The server answered (e.g. 403): connected, but say what it refused.
+            if context is self.context:
+                self.connection_state = "connected"
+                self._note_error("poll", err)
+            return True
+        if context is not self.context:
+            return True
+        if self.connection_state != "connected":
+            if self.last_connection_error is not None:
+                context.activity.record("reconnect", context.endpoint_label, True)
+                self.notify(f"connected to {context.endpoint_label}", title="Reconnected")
+            self.last_connection_error = None
+        self.service_status = status
+        self.kms_status = kms_status
+        self.connection_state = "connected"
+        return True
+
+    def _lost(self, context: AppContext, err: KmsError) -> None:
+        if context is not self.context:
+            return
+        first = self.connection_state != "disconnected"
+        self.connection_state = "disconnected"
+        if first or self.last_connection_error != err.message:
+            self._note_error("connect", err)
+        self.last_connection_error = err.message
+
+    def _note_error(self, action: str, err: KmsError) -> None:
+        self.context.activity.record(
+            action,
+            self.context.endpoint_label,
+            False,
+            message=err.message,
+            request_id=err.request_id,
+        )
+        self.notify(str(err), title=f"{action} failed", severity="error")
+
+    # --- the worker-error funnel -----------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers; screens forward theirs through :meth:`worker_failed`."""
+        if event.state is WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """Anything unexpected a worker raised: notify and record, never crash."""
+        error = worker.error
+        if error is None:
+            return
+        logger.error("worker %s failed", worker.name, exc_info=error)
+        if isinstance(error, KmsError):
+            message = error.message
+        else:
+            message = f"{type(error).__name__}: {error}"
+        self.context.activity.record(f"worker {worker.group}", None, False, message=message)
+        self.notify(message, title="Unexpected error", severity="error")
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the bindings of the screen in front."""
+        from kms_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen.for_screen(self.screen))
+
+    def action_activity(self) -> None:
+        """Show the activity log."""
+        from kms_tui.tui.screens.activity import ActivityScreen
+
+        if not isinstance(self.screen, ActivityScreen):
+            self.push_screen(ActivityScreen())
+
+    def action_go_back(self) -> None:
+        """Esc: leave a pushed screen (help, activity, details); top screens stay."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_quit_top(self) -> None:
+        """`q` quits from a top screen and closes a pushed one."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.exit()
+
+    def on_activity_log_changed(self, message: ActivityLog.Changed) -> None:
+        """Let an open activity screen show the new entry."""
+        from kms_tui.tui.screens.activity import ActivityScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ActivityScreen):
+                screen.add_entry(message.entry)
+
+    async def run_screen_action(self, mode: str, action: str) -> None:
+        """Switch to ``mode`` and run one of its actions (the palette's "every action")."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
+
+    async def jump_to_key(self, key_id: str) -> None:
+        """Switch to Keys and highlight ``key_id``."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        await self.switch_mode("keys")
+        screen = self.mode_screens.get("keys")
+        if screen is not None:
+            screen.jump_to_key(key_id)
+
+    def loaded_key_ids(self) -> tuple[str, ...]:
+        """Key ids the Keys screen has loaded (empty until it has)."""
+        screen = self.mode_screens.get("keys")
+        return tuple(screen.command_key_ids()) if screen is not None else ()
+
+    def switch_profile(self, name: str) -> None:
+        """Rebuild the context for profile ``name`` and reconnect; the process keeps running."""
+        if self._context_builder is None:
+            self.notify("profile switching is not available here", severity="warning")
+            return
+        try:
+            context = self._context_builder(name)
+        except SettingsError as err:
+            self.notify(str(err), title="Cannot switch profile", severity="error")
+            return
+        self._swap_context(context)
+
+    @work(exclusive=True, group="app.switch", exit_on_error=False)
+    async def _swap_context(self, context: AppContext) -> None:
+        old = self.context
+        await old.aclose()  # the embedded server's data dir must be free before a restart
+        if context.activity is not old.activity:
+            self._wire_activity(context.activity)
+        self.context = context
+        self.service_status = None
+        self.kms_status = None
+        self.connection_state = "connecting"
+        self.last_connection_error = None
+        self.context_generation += 1
+        context.activity.record("switch profile", context.profile_name, True)
+        self._connect(context)
+        self._poll_forever()
+        for screen in self.mode_screens.values():
+            screen.action_refresh_data()

@@ -1,0 +1,100 @@
+"""The command palette (`ctrl+p`, `:`): every screen's actions, jump to a key, switch profile."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from kms_tui.tui.app import KmsTuiApp
+
+__all__ = ["KmsCommands", "PaletteCommand", "palette_commands", "screen_bindings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteCommand:
+    """One palette entry: what it says, its help line, and what it runs."""
+
+    text: str
+    help: str
+    run: Callable[[], Any]
+
+
+def screen_bindings(cls: type) -> list[Binding]:
+    """Every binding a screen class declares (its own and inherited), described ones only."""
+    found: dict[str, Binding] = {}
+    for klass in reversed(cls.__mro__):
+        for binding in Binding.make_bindings(klass.__dict__.get("BINDINGS", [])):
+            if binding.description:
+                found[binding.id or binding.action] = binding
+    return list(found.values())
+
+
+def _key_label(app: KmsTuiApp, binding: Binding) -> str:
+    keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key
+    return app.get_key_display(Binding(keys.split(",")[0].strip(), binding.action))
+
+
+def palette_commands(app: KmsTuiApp) -> Iterator[PaletteCommand]:
+    """Everything the palette offers right now."""
+    from kms_tui.tui.app import MODE_SCREENS, screen_class
+
+    for mode, (_key, _, _, title) in MODE_SCREENS.items():
+        yield PaletteCommand(
+            f"Go to {title}",
+            f"switch to the {title} screen",
+            functools.partial(app.switch_mode, mode),
+        )
+        cls = screen_class(mode)
+        if cls is None:
+            continue
+        for binding in screen_bindings(cls):
+            yield PaletteCommand(
+                f"{title}: {binding.description}",
+                f"{binding.id or binding.action}  (key {_key_label(app, binding)})",
+                functools.partial(app.run_screen_action, mode, binding.action),
+            )
+    yield PaletteCommand("Help", "bindings of the current screen", app.action_help)
+    yield PaletteCommand("Activity log", "changes and failures", app.action_activity)
+    yield PaletteCommand("Retry connection", "poll the server now", app.retry_connection_now)
+    for key_id in app.loaded_key_ids():
+        yield PaletteCommand(
+            f"Jump to key {key_id}",
+            "highlight it on Keys",
+            functools.partial(app.jump_to_key, key_id),
+        )
+    current = app.context.profile_name
+    for name in app.profile_names:
+        if name != current:
+            yield PaletteCommand(
+                f"Switch profile: {name}",
+                "reconnect with this profile",
+                functools.partial(app.switch_profile, name),
+            )
+    yield PaletteCommand("Quit", "leave kms-tui", app.exit)
+
+
+class KmsCommands(Provider):
+    """Palette provider over :func:`palette_commands`."""
+
+    def _commands(self) -> list[PaletteCommand]:
+        app: Any = self.app
+        return list(palette_commands(app))
+
+    async def discover(self) -> Hits:
+        """Everything, unfiltered, when the prompt is empty."""
+        for command in self._commands():
+            yield DiscoveryHit(command.text, command.run, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        """Fuzzy-match the query against each command's text."""
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.text), command.run, help=command.help)

@@ -1,0 +1,128 @@
+"""The one place the layers meet: settings and a connection in, a ready-to-run app out."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from kms_tui import paths
+from kms_tui.api.admin import KmsAdminClient
+from kms_tui.api.buckets import BucketEncryptionClient
+from kms_tui.api.errors import KmsConnectionError
+from kms_tui.settings import EMBEDDED_NAME, Connection, Settings, resolve_connection
+from kms_tui.tui.activity import ActivityLog
+from kms_tui.tui.app import KmsTuiApp
+from kms_tui.tui.bootstrap import bootstrap_embedded
+from kms_tui.tui.context import AppContext
+
+__all__ = ["build_app", "build_context", "connect", "make_clients"]
+
+
+def make_clients(
+    connection: Connection, endpoint: str
+) -> tuple[KmsAdminClient, BucketEncryptionClient]:
+    """Both clients for one endpoint, with the connection's credentials and TLS settings."""
+    admin = KmsAdminClient(
+        endpoint,
+        connection.access_key,
+        connection.secret_key,
+        region=connection.region,
+        session_token=connection.session_token,
+        timeout=connection.timeout_seconds,
+        verify=connection.verify,
+    )
+    buckets = BucketEncryptionClient(
+        endpoint,
+        connection.access_key,
+        connection.secret_key,
+        region=connection.region,
+        session_token=connection.session_token,
+        timeout=connection.timeout_seconds,
+        verify=connection.verify,
+    )
+    return admin, buckets
+
+
+def build_context(
+    connection: Connection,
+    settings: Settings,
+    activity: ActivityLog,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    endpoint_label: str | None = None,
+) -> AppContext:
+    """A context; a remote one gets its clients at once, the embedded one in :func:`connect`."""
+    context = AppContext(connection, settings, activity, clock=clock, endpoint_label=endpoint_label)
+    if connection.endpoint is not None:
+        context.attach_clients(*make_clients(connection, connection.endpoint))
+    return context
+
+
+async def connect(context: AppContext, *, embedded_base: Path | None = None) -> None:
+    """Start the embedded server (off the event loop), bootstrap it, attach its clients.
+
+    A remote context is already connected. A :class:`KmsError` from the bootstrap is raised
+    after the clients are attached, so the Service screen can still be used to repair it.
+    """
+    connection = context.connection
+    if not connection.is_embedded or context.is_ready:
+        return
+    from kms_tui.embedded.locking import DataDirLockedError
+    from kms_tui.embedded.server import EmbeddedServer, EmbeddedServerError
+
+    base = embedded_base if embedded_base is not None else paths.data_dir()
+    server = EmbeddedServer(
+        base / "server", access_key=connection.access_key, secret_key=connection.secret_key
+    )
+    try:
+        await asyncio.to_thread(server.start)
+    except (EmbeddedServerError, DataDirLockedError, OSError) as err:
+        context.fail(KmsConnectionError(f"the embedded KMS server could not start: {err}"))
+        return
+    context.add_cleanup(server.stop)
+    context.embedded_server = server
+    admin, buckets = make_clients(connection, server.endpoint)
+    try:
+        result = await bootstrap_embedded(admin, key_dir=base / "keys")
+    finally:
+        # Screens wait in context.admin() until the server is set up (or setting up failed).
+        context.attach_clients(admin, buckets, endpoint_label=f"embedded {server.endpoint}")
+    if result.configured:
+        context.activity.record(
+            "bootstrap embedded server",
+            str(base / "keys"),
+            True,
+            message="configured a Local backend"
+            + (" with a new master key" if result.created_master_key else ""),
+        )
+
+
+def build_app(
+    connection: Connection,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    embedded_data_dir: Path | None = None,
+    endpoint_label: str | None = None,
+    cli_read_only: bool = False,
+    activity: ActivityLog | None = None,
+) -> KmsTuiApp:
+    """The console for ``connection``; profile switches rebuild the context the same way."""
+    activity = activity if activity is not None else ActivityLog(clock=clock)
+    context = build_context(
+        connection, settings, activity, clock=clock, endpoint_label=endpoint_label
+    )
+
+    def context_for_profile(name: str) -> AppContext:
+        chosen = resolve_connection(settings, profile=name, read_only=cli_read_only)
+        return build_context(chosen, settings, activity, clock=clock)
+
+    return KmsTuiApp(
+        context,
+        connector=functools.partial(connect, embedded_base=embedded_data_dir),
+        context_builder=context_for_profile,
+        profile_names=(EMBEDDED_NAME, *sorted(settings.profiles)),
+    )

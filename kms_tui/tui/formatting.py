@@ -1,0 +1,111 @@
+"""Text shown in and read from the console: countdowns, dates, tags, names, windows.
+
+Kept free of Textual so it is cheap to import and easy to test; every parser raises
+:class:`FieldError` with a message written for the person typing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+__all__ = [
+    "MAX_WINDOW_DAYS",
+    "MIN_WINDOW_DAYS",
+    "FieldError",
+    "format_countdown",
+    "format_date",
+    "format_tags",
+    "parse_tags",
+    "parse_window_days",
+    "validate_key_name",
+]
+
+MIN_WINDOW_DAYS = 7
+MAX_WINDOW_DAYS = 30
+
+
+class FieldError(ValueError):
+    """Input a field cannot accept; the message says what to change."""
+
+
+def format_date(moment: datetime | None) -> str:
+    """A compact UTC timestamp for tables (minutes are precise enough on screen)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def format_countdown(deadline: datetime | None, now: datetime) -> str:
+    """How long until ``deadline``, in the two largest units ("in 6 d 4 h", "in 12 m")."""
+    if deadline is None:
+        return ""
+    seconds = int((deadline - now).total_seconds())
+    if seconds <= 0:
+        return "due now"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return f"in {days} d {hours} h"
+    if hours:
+        return f"in {hours} h {minutes} m"
+    if minutes:
+        return f"in {minutes} m"
+    return "in <1 m"
+
+
+def format_tags(tags: Mapping[str, str]) -> str:
+    """Tags as ``k=v, k2=v2`` sorted by key, the same syntax :func:`parse_tags` reads."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """Read ``k=v, k2=v2``; empty input is no tags; raises :class:`FieldError` on bad syntax."""
+    tags: dict[str, str] = {}
+    if not text.strip():
+        return tags
+    for position, raw in enumerate(text.split(","), start=1):
+        item = raw.strip()
+        if not item:
+            raise FieldError(f"tag {position} is empty (remove the extra comma)")
+        if "=" not in item:
+            raise FieldError(f"tag {position} ({item!r}) needs the form key=value")
+        key, _, value = item.partition("=")
+        key = key.strip()
+        value = value.strip()
+        if not key:
+            raise FieldError(f"tag {position} ({item!r}) has no key before '='")
+        if key in tags:
+            raise FieldError(f"tag key {key!r} is given twice")
+        tags[key] = value
+    return tags
+
+
+def validate_key_name(text: str) -> str:
+    """A key name the server can address: non-empty, not ``.``/``..``, no ``/``, ``\\`` or NUL."""
+    if not text:
+        raise FieldError("the name must not be empty")
+    if text in (".", ".."):
+        raise FieldError("the name must not be '.' or '..'")
+    for bad, label in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "a NUL character")):
+        if bad in text:
+            raise FieldError(f"the name must not contain {label}")
+    if text != text.strip():
+        raise FieldError("the name must not start or end with spaces")
+    return text
+
+
+def parse_window_days(text: str) -> int:
+    """The pending-deletion window: a whole number of days from 7 to 30."""
+    stripped = text.strip()
+    if not stripped:
+        raise FieldError(f"enter a number of days from {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS}")
+    if not stripped.isdigit():
+        raise FieldError(f"{stripped!r} is not a whole number of days")
+    days = int(stripped)
+    if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
+        raise FieldError(
+            f"the window must be {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS} days, got {days}"
+        )
+    return days

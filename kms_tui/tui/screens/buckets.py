@@ -1,0 +1,371 @@
+"""Buckets (`4`): every bucket's default encryption, with a warning where its KMS key is unusable.
+
+The key of each SSE-KMS bucket is cross-checked with ``describe_key``: a key that is disabled,
+pending deletion or missing gets a warning mark, since new objects in that bucket would fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, TypeVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from kms_tui.api.admin import KmsAdminClient
+from kms_tui.api.buckets import BucketEncryption, BucketEncryptionClient
+from kms_tui.api.errors import KmsError, KmsKeyNotFound, KmsNotFound
+from kms_tui.api.models import KeyState
+from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
+from kms_tui.tui.dialogs.confirm import ConfirmDialog
+from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
+from kms_tui.tui.formatting import format_date
+from kms_tui.tui.screens.base import KmsScreen
+from kms_tui.tui.styles import style_path
+
+__all__ = ["BucketRow", "BucketsScreen", "key_warning_for"]
+
+WARNING_MARK = "⚠"
+_CONCURRENCY = 8
+_CHANGES = frozenset({"create_bucket", "edit_encryption", "remove_encryption"})
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRow:
+    """One bucket as the table shows it."""
+
+    name: str
+    creation_date: datetime | None
+    encryption: BucketEncryption | None
+    key_warning: str | None = None  # "disabled", "pending deletion", "missing", ...
+    problem: str | None = None  # the encryption could not be read
+
+    @property
+    def encryption_label(self) -> str:
+        """none / SSE-S3 / SSE-KMS (or the server's own spelling)."""
+        if self.problem is not None:
+            return "?"
+        return "none" if self.encryption is None else self.encryption.label
+
+    @property
+    def key_label(self) -> str:
+        """The KMS key, or the server default when SSE-KMS names none."""
+        if self.encryption is None or not self.encryption.is_sse_kms:
+            return ""
+        return self.encryption.kms_key_id or "(default key)"
+
+
+def key_warning_for(state: KeyState | None) -> str | None:
+    """Why a key state makes SSE-KMS unusable (None for an enabled key; None state: missing)."""
+    if state is None:
+        return "missing"
+    if state == KeyState.ENABLED:
+        return None
+    if state == KeyState.PENDING_DELETION:
+        return "pending deletion"
+    return str(state.value).lower()
+
+
+async def _bounded(calls: Iterable[Callable[[], Awaitable[_T]]]) -> list[_T]:
+    """Run the calls concurrently, at most ``_CONCURRENCY`` at once, keeping their order."""
+    gate = asyncio.Semaphore(_CONCURRENCY)
+
+    async def one(call: Callable[[], Awaitable[_T]]) -> _T:
+        async with gate:
+            return await call()
+
+    return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+class BucketsScreen(KmsScreen):
+    """Buckets and their default encryption; set (SSE-S3 / SSE-KMS), remove, create."""
+
+    CSS_PATH = style_path("buckets.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh_data", "Refresh", id="buckets.refresh"),
+        Binding("c", "create_bucket", "Create bucket", id="buckets.create"),
+        Binding("e", "edit_encryption", "Set encryption", id="buckets.edit_encryption"),
+        Binding("d", "remove_encryption", "Remove encryption", id="buckets.remove_encryption"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, BucketRow] = {}
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="buckets-body"):
+            yield Static("", id="buckets-readonly", markup=False)
+            yield Static("loading buckets…", id="buckets-status", markup=False)
+            yield DataTable(id="buckets-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="buckets-detail", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#buckets-table", DataTable)
+        table.add_column(" ", key="mark", width=1)
+        table.add_column("bucket", key="bucket")
+        table.add_column("created", key="created")
+        table.add_column("encryption", key="encryption")
+        table.add_column("KMS key", key="key")
+        table.add_column("key state", key="key_state")
+        if self.ctx.read_only:
+            banner = self.query_one("#buckets-readonly", Static)
+            banner.update(
+                "read-only session: creating buckets and setting or removing encryption "
+                "are disabled"
+            )
+            banner.add_class("visible")
+        self.load_buckets()
+
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.load_buckets()
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def action_refresh_data(self) -> None:
+        """`r`: read every bucket and key state again."""
+        self.load_buckets()
+
+    @work(exclusive=True, group="buckets", exit_on_error=False)
+    async def load_buckets(self) -> None:
+        """List buckets, read each one's encryption, then check the keys they name."""
+        status = self.query_one("#buckets-status", Static)
+        status.update("loading buckets…")
+        try:
+            client = await self.ctx.buckets()
+            buckets = await client.list_buckets()
+            readings = await _bounded(
+                functools.partial(self._read_encryption, client, bucket.name) for bucket in buckets
+            )
+            key_ids = sorted(
+                {
+                    encryption.kms_key_id
+                    for encryption, _problem in readings
+                    if encryption is not None and encryption.is_sse_kms and encryption.kms_key_id
+                }
+            )
+            warnings: dict[str, str | None] = {}
+            if key_ids:
+                admin = await self.ctx.admin()
+                found = await _bounded(
+                    functools.partial(self._key_warning, admin, key_id) for key_id in key_ids
+                )
+                warnings = dict(zip(key_ids, found, strict=True))
+        except KmsError as err:
+            status.update(f"could not list buckets: {err.message}")
+            self.report_error("list buckets", None, err)
+            return
+        rows = []
+        for bucket, (encryption, problem) in zip(buckets, readings, strict=True):
+            key_id = encryption.kms_key_id if encryption is not None else None
+            rows.append(
+                BucketRow(
+                    name=bucket.name,
+                    creation_date=bucket.creation_date,
+                    encryption=encryption,
+                    key_warning=warnings.get(key_id) if key_id else None,
+                    problem=problem,
+                )
+            )
+        self._show_rows(rows)
+
+    @staticmethod
+    async def _read_encryption(
+        client: BucketEncryptionClient, bucket: str
+    ) -> tuple[BucketEncryption | None, str | None]:
+        try:
+            return await client.get_bucket_encryption(bucket), None
+        except KmsNotFound:
+            return None, "bucket no longer exists"
+        except KmsError as err:
+            return None, err.message
+
+    @staticmethod
+    async def _key_warning(admin: KmsAdminClient, key_id: str) -> str | None:
+        try:
+            description = await admin.describe_key(key_id)
+        except KmsKeyNotFound:
+            return key_warning_for(None)
+        except KmsNotFound:
+            return key_warning_for(None)
+        except KmsError as err:
+            return f"unknown ({err.message})"
+        return key_warning_for(description.metadata.key_state)
+
+    def _show_rows(self, rows: list[BucketRow]) -> None:
+        table = self.query_one("#buckets-table", DataTable)
+        highlighted = self.highlighted_bucket
+        table.clear()
+        self.rows = {row.name: row for row in rows}
+        for row in rows:
+            table.add_row(
+                WARNING_MARK if row.key_warning or row.problem else "",
+                row.name,
+                format_date(row.creation_date),
+                row.encryption_label,
+                row.key_label,
+                row.problem or row.key_warning or "",
+                key=row.name,
+            )
+        if highlighted in self.rows:
+            self.select_bucket(highlighted)
+        self.loaded = True
+        warned = sum(1 for row in rows if row.key_warning)
+        text = f"{len(rows)} bucket{'s' if len(rows) != 1 else ''}"
+        if warned:
+            text += f", {warned} with an unusable KMS key {WARNING_MARK}"
+        self.query_one("#buckets-status", Static).update(text)
+        self._show_detail()
+
+    # --- selection -------------------------------------------------------------------------
+
+    @property
+    def highlighted_bucket(self) -> str | None:
+        """The bucket under the cursor, if any."""
+        table = self.query_one("#buckets-table", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return None if row_key.value is None else str(row_key.value)
+
+    def select_bucket(self, name: str) -> None:
+        """Move the cursor to ``name`` (tests and the palette use it)."""
+        table = self.query_one("#buckets-table", DataTable)
+        table.move_cursor(row=table.get_row_index(name))
+
+    @on(DataTable.RowHighlighted, "#buckets-table")
+    def _row_highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected, "#buckets-table")
+    def _row_selected(self) -> None:
+        self.action_edit_encryption()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#buckets-detail", Static)
+        name = self.highlighted_bucket
+        row = self.rows.get(name) if name else None
+        if row is None:
+            detail.update("no bucket selected (c creates one)" if not self.rows else "")
+            return
+        text = f"{row.name}: default encryption {row.encryption_label}"
+        if row.key_label:
+            text += f" with key {row.key_label}"
+        if row.key_warning:
+            text += f"  {WARNING_MARK} the key is {row.key_warning}: new objects would fail"
+        if row.problem:
+            text += f"  {WARNING_MARK} {row.problem}"
+        detail.update(text)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Changes are shown disabled in a read-only session (the banner says why)."""
+        if action in _CHANGES and self.is_mounted and self.ctx.read_only:
+            return None
+        return True
+
+    def _chosen_bucket(self) -> str | None:
+        name = self.highlighted_bucket
+        if name is None:
+            self.notify("no bucket selected", severity="warning")
+        return name
+
+    def action_create_bucket(self) -> None:
+        """`c`: create a bucket with a name checked as it is typed."""
+        if self.writable("create bucket"):
+            self.create_bucket()
+
+    @work(exclusive=True, group="bucket-change", exit_on_error=False)
+    async def create_bucket(self) -> None:
+        """Ask for the name, create the bucket, reload."""
+        name = await self.app.push_screen_wait(CreateBucketDialog())
+        if name is None:
+            return
+        try:
+            client = await self.ctx.buckets()
+            await client.create_bucket(name)
+        except KmsError as err:
+            self.report_error("create bucket", name, err)
+            return
+        self.report_done("create bucket", name, f"created bucket {name}")
+        await self.load_buckets().wait()
+        if name in self.rows:
+            self.select_bucket(name)
+
+    def action_edit_encryption(self) -> None:
+        """`e` / Enter: set SSE-S3 or SSE-KMS with a picked key."""
+        if self.writable("set bucket encryption"):
+            name = self._chosen_bucket()
+            if name is not None:
+                self.edit_encryption(name)
+
+    @work(exclusive=True, group="bucket-change", exit_on_error=False)
+    async def edit_encryption(self, name: str) -> None:
+        """Ask for the encryption, apply it, reload."""
+        row = self.rows.get(name)
+        current = row.encryption if row is not None else None
+        choice = await self.app.push_screen_wait(
+            BucketEncryptionDialog(name, current, self.ctx.admin)
+        )
+        if choice is None:
+            return
+        try:
+            client = await self.ctx.buckets()
+            await client.put_bucket_encryption(
+                name, algorithm=choice.algorithm, kms_key_id=choice.kms_key_id
+            )
+        except KmsError as err:
+            self.report_error("set bucket encryption", name, err)
+            return
+        self.report_done(
+            "set bucket encryption", name, f"{name}: default encryption {choice.label}"
+        )
+        await self.load_buckets().wait()
+
+    def action_remove_encryption(self) -> None:
+        """`d`: remove the default encryption after a confirmation."""
+        if not self.writable("remove bucket encryption"):
+            return
+        name = self._chosen_bucket()
+        if name is None:
+            return
+        row = self.rows.get(name)
+        if row is not None and row.encryption is None and row.problem is None:
+            self.notify(f"{name} has no default encryption", severity="information")
+            return
+        self.remove_encryption(name)
+
+    @work(exclusive=True, group="bucket-change", exit_on_error=False)
+    async def remove_encryption(self, name: str) -> None:
+        """Confirm, remove, reload."""
+        row = self.rows.get(name)
+        current = row.encryption_label if row is not None else "its"
+        confirmed = await self.app.push_screen_wait(
+            ConfirmDialog(
+                f"Remove default encryption from {name}?",
+                f"{name} uses {current}. New objects will no longer be encrypted by default; "
+                "existing objects keep their encryption.",
+                "Remove",
+            )
+        )
+        if not confirmed:
+            return
+        try:
+            client = await self.ctx.buckets()
+            await client.delete_bucket_encryption(name)
+        except KmsError as err:
+            self.report_error("remove bucket encryption", name, err)
+            return
+        self.report_done("remove bucket encryption", name, f"{name}: default encryption removed")
+        await self.load_buckets().wait()

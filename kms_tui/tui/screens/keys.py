@@ -1,0 +1,324 @@
+"""The Keys screen (``2``): every key streamed in page by page, filter, sort, details, actions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from kms_tui.api.errors import KmsError
+from kms_tui.api.models import KeyInfo
+from kms_tui.tui.screens.base import error_text
+from kms_tui.tui.screens.keys_actions import KeyActionsScreen
+from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.key_detail import KeyDetail
+from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
+
+__all__ = ["CHANGE_ACTIONS", "KeysScreen"]
+
+PAGE_SIZE = 1000
+_DESCRIBE_CONCURRENCY = 8
+_DETAIL_DELAY_SECONDS = 0.15
+_COUNTDOWN_TICK_SECONDS = 30.0
+
+# action -> (label for read-only notes, capability it needs, reason when the backend lacks it)
+CHANGE_ACTIONS: dict[str, tuple[str, str | None, str]] = {
+    "create_key": ("create key", None, ""),
+    "schedule_deletion": (
+        "schedule deletion",
+        "schedule_deletion",
+        "this backend cannot schedule key deletion",
+    ),
+    "cancel_deletion": (
+        "cancel deletion",
+        "schedule_deletion",
+        "this backend cannot schedule key deletion",
+    ),
+    "toggle_enabled": (
+        "enable/disable",
+        "enable_disable",
+        "this backend cannot enable or disable keys",
+    ),
+    "rotate_key": ("rotate", "rotate", "this backend cannot rotate keys"),
+    "edit_key": ("edit", "update_key_metadata", "this backend cannot change key metadata"),
+}
+_READ_ACTIONS: dict[str, tuple[str, str]] = {
+    "generate_data_key": ("generate_data_key", "this backend cannot generate data keys"),
+}
+
+
+def _count(number: int) -> str:
+    return f"{number:,}"
+
+
+class KeysScreen(KeyActionsScreen):
+    """All master keys; the table is the focus, the detail pane follows the cursor."""
+
+    CSS_PATH = style_path("keys.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="keys.filter"),
+        Binding("c", "create_key", "Create", id="keys.create"),
+        Binding("d", "schedule_deletion", "Delete", id="keys.schedule_deletion"),
+        Binding("u", "cancel_deletion", "Undelete", id="keys.cancel_deletion"),
+        Binding("e", "toggle_enabled", "Enable/disable", id="keys.toggle_enabled"),
+        Binding("R", "rotate_key", "Rotate", id="keys.rotate"),
+        Binding("enter,t", "edit_key", "Edit", id="keys.edit"),
+        Binding("y", "copy_id", "Copy id", id="keys.copy_id"),
+        Binding("g", "generate_data_key", "Data key", id="keys.generate_data_key"),
+        Binding("i", "show_impact", "Impact", id="keys.impact"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loading = False
+        self.loaded_count = 0
+        self.load_error: str | None = None
+        self._deletion_dates: dict[str, datetime] = {}
+        self._pending_jump: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("connecting…", id="keys-status", markup=False)
+        yield Input(placeholder="filter id, description, tags", id="keys-filter")
+        yield KeyTable(id="key-table", clock=self._clock)
+        yield KeyDetail(id="key-detail", clock=self._clock)
+
+    def _clock(self) -> datetime:
+        return self.ctx.clock()
+
+    def on_mount(self) -> None:
+        self.query_one("#keys-filter", Input).display = False
+        self.key_table.focus()
+        if "kms_status" in getattr(type(self.app), "_reactives", {}):
+            self.watch(self.app, "kms_status", self._capabilities_changed, init=False)
+        self.set_interval(_COUNTDOWN_TICK_SECONDS, self.key_table.refresh)
+        self.load_keys()
+
+    def _capabilities_changed(self, _status: object) -> None:
+        self.refresh_bindings()
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def action_refresh_data(self) -> None:
+        """``r``: reload every key."""
+        self.load_keys()
+
+    @work(exclusive=True, group="keys.load", exit_on_error=False)
+    async def load_keys(self) -> None:
+        """Stream every page into the table, then fill in the deletion dates of pending keys."""
+        table = self.key_table
+        self.loading = True
+        self.loaded_count = 0
+        self.load_error = None
+        first_load = table.total_count == 0
+        collected: list[KeyRow] = []
+        pending: list[str] = []
+        self._show_status()
+        try:
+            admin = await self.ctx.admin()
+            async for page in admin.iter_keys(page_size=PAGE_SIZE):
+                rows = [self._row(info) for info in page.keys]
+                rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
+                pending.extend(row.key_id for row in rows if row.state == "PendingDeletion")
+                self.loaded_count += len(rows)
+                if first_load:
+                    table.add_rows(rows)
+                else:
+                    collected.extend(rows)
+                self._show_status()
+        except KmsError as err:
+            self.loading = False
+            self.load_error = error_text(err)
+            self.report_error("list keys", None, err)
+            self._show_status()
+            return
+        if not first_load:
+            table.replace_all(collected)
+        self.loading = False
+        self._show_status()
+        if self._pending_jump is not None:
+            self.jump_to_key(self._pending_jump)
+        if table.highlighted is None:
+            self.query_one(KeyDetail).show_nothing("No keys." if not table.total_count else "")
+        await self._fill_deletion_dates(pending)
+
+    def _row(self, info: KeyInfo) -> KeyRow:
+        return KeyRow.from_info(info, self._deletion_dates.get(info.key_id))
+
+    async def _fill_deletion_dates(self, key_ids: Sequence[str]) -> None:
+        """Listings carry no deletion date; describe the pending keys (a few at a time)."""
+        missing = [key_id for key_id in key_ids if key_id not in self._deletion_dates]
+        if not missing:
+            return
+        admin = await self.ctx.admin()
+        gate = asyncio.Semaphore(_DESCRIBE_CONCURRENCY)
+
+        async def describe(key_id: str) -> KeyRow | None:
+            async with gate:
+                try:
+                    description = await admin.describe_key(key_id)
+                except KmsError:
+                    return None
+            return KeyRow.from_metadata(description.metadata)
+
+        found = await asyncio.gather(*(describe(key_id) for key_id in missing))
+        rows = [row for row in found if row is not None]
+        for row in rows:
+            if row.deletion_date is not None:
+                self._deletion_dates[row.key_id] = row.deletion_date
+        if rows:
+            self.key_table.add_rows(rows)
+
+    def _show_status(self) -> None:
+        table = self.key_table
+        if self.load_error is not None:
+            text = f"could not list keys: {self.load_error} — press r to retry"
+        elif self.loading:
+            text = f"loading {_count(self.loaded_count)} / …"
+        else:
+            total = table.total_count
+            text = f"{_count(total)} keys"
+            if table.filter_text:
+                text = f"{_count(table.visible_count)} of {text} match {table.filter_text!r}"
+        marked = len(table.marked)
+        if marked:
+            text += f" · {marked} marked (d: delete all, u: cancel deletion of all)"
+        if self.ctx.read_only:
+            text += " · read-only"
+        self.query_one("#keys-status", Static).update(text)
+
+    @property
+    def status_text(self) -> str:
+        """The status line (progress, counts, marks) as shown."""
+        return str(self.query_one("#keys-status", Static).content)
+
+    # --- filter ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        """``/``: filter as you type; Enter keeps the filter, Esc clears it."""
+        box = self.query_one("#keys-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "keys-filter":
+            self.key_table.set_filter(event.value)
+            self._show_status()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "keys-filter":
+            event.stop()
+            if not event.value:
+                event.input.display = False
+            self.key_table.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#keys-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            event.prevent_default()
+            box.value = ""
+            box.display = False
+            self.key_table.set_filter("")
+            self.key_table.focus()
+            self._show_status()
+            return
+        self._explain_disabled(event.key)
+
+    def _explain_disabled(self, key: str) -> None:
+        """A disabled binding does nothing in Textual; say why instead of staying silent."""
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            action = binding.action
+            if self.check_action(action, ()) is None:
+                reason = self.disabled_reason(action)
+                if reason is not None:
+                    self.notify(reason, title="Not available", severity="warning")
+                return
+
+    # --- availability ----------------------------------------------------------------------
+
+    def disabled_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot run in this session or on this backend, or None if it can."""
+        if action in CHANGE_ACTIONS:
+            label, capability, reason = CHANGE_ACTIONS[action]
+            if self.ctx.read_only:
+                return f"read-only session: {label} is disabled"
+        elif action in _READ_ACTIONS:
+            capability, reason = _READ_ACTIONS[action]
+        else:
+            return None
+        status = self.kms_status
+        capabilities = status.capabilities if status is not None else None
+        if capability and capabilities is not None and not getattr(capabilities, capability):
+            return reason
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.disabled_reason(action) is not None:
+            return None
+        return True
+
+    # --- detail pane -----------------------------------------------------------------------
+
+    def on_key_table_key_highlighted(self, message: KeyTable.KeyHighlighted) -> None:
+        detail = self.query_one(KeyDetail)
+        row = self.key_table.row(message.key_id) if message.key_id else None
+        if row is None:
+            detail.show_nothing("No key matches the filter." if self.key_table.total_count else "")
+            return
+        detail.show_row(row)
+        if not row.damaged:
+            self.load_detail(row.key_id, impact=False)
+
+    def on_key_table_marks_changed(self, message: KeyTable.MarksChanged) -> None:
+        self._show_status()
+
+    def after_key_changed(self, key_id: str) -> None:
+        row = self.key_table.row(key_id)
+        if row is not None and row.deletion_date is not None:
+            self._deletion_dates[key_id] = row.deletion_date
+        else:
+            self._deletion_dates.pop(key_id, None)
+        self._show_status()
+        highlighted = self.key_table.highlighted
+        if highlighted is not None and highlighted.key_id == key_id:
+            self.query_one(KeyDetail).description = None
+            self.load_detail(key_id, impact=False, delay=0)
+
+    def action_show_impact(self) -> None:
+        """``i``: describe the highlighted key with its impact report."""
+        row = self.current_row()
+        if row is not None and not row.damaged:
+            self.load_detail(row.key_id, impact=True, delay=0)
+
+    @work(exclusive=True, group="keys.detail", exit_on_error=False)
+    async def load_detail(
+        self, key_id: str, *, impact: bool, delay: float = _DETAIL_DELAY_SECONDS
+    ) -> None:
+        if delay:
+            await asyncio.sleep(delay)  # a newer highlight cancels this one first
+        detail = self.query_one(KeyDetail)
+        try:
+            description = await (await self.ctx.admin()).describe_key(key_id, impact=impact)
+        except KmsError as err:
+            detail.show_error(key_id, error_text(err))
+            return
+        if detail.key_id == key_id:
+            detail.show_description(description)
+
+    # --- palette hooks ---------------------------------------------------------------------
+
+    def command_key_ids(self) -> Sequence[str]:
+        return self.key_table.all_key_ids if self.is_mounted else ()
+
+    def jump_to_key(self, key_id: str) -> None:
+        if self.key_table.move_to(key_id):
+            self._pending_jump = None
+            self.key_table.focus()
+        else:
+            self._pending_jump = key_id if self.loading else None

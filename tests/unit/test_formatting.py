@@ -1,0 +1,113 @@
+"""The console's text helpers: countdowns, dates, tags, names and deletion windows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from kms_tui.tui.formatting import (
+    FieldError,
+    format_countdown,
+    format_date,
+    format_tags,
+    parse_tags,
+    parse_window_days,
+    validate_key_name,
+)
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(days=6, hours=4, minutes=30), "in 6 d 4 h"),
+        (timedelta(days=30), "in 30 d 0 h"),
+        (timedelta(hours=3, minutes=12), "in 3 h 12 m"),
+        (timedelta(minutes=45, seconds=10), "in 45 m"),
+        (timedelta(seconds=20), "in <1 m"),
+        (timedelta(0), "due now"),
+        (timedelta(hours=-2), "due now"),
+    ],
+)
+def test_countdown_uses_two_largest_units(delta: timedelta, expected: str) -> None:
+    assert format_countdown(NOW + delta, NOW) == expected
+
+
+def test_countdown_of_no_deadline_is_blank() -> None:
+    assert format_countdown(None, NOW) == ""
+
+
+def test_date_is_shown_in_utc() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert format_date(datetime(2026, 3, 4, 7, 5, tzinfo=plus_two)) == "2026-03-04 05:05"
+    assert format_date(None) == ""
+
+
+def test_tags_round_trip_sorted() -> None:
+    tags = {"team": "storage", "env": "prod"}
+    text = format_tags(tags)
+    assert text == "env=prod, team=storage"
+    assert parse_tags(text) == tags
+
+
+def test_parse_tags_trims_and_allows_empty_value_and_equals_in_value() -> None:
+    assert parse_tags("  a = 1 ,b=,c=x=y ") == {"a": "1", "b": "", "c": "x=y"}
+    assert parse_tags("   ") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a=1,,b=2", "tag 2 is empty"),
+        ("a=1, b", "needs the form key=value"),
+        ("=1", "has no key"),
+        ("a=1, a=2", "given twice"),
+    ],
+)
+def test_parse_tags_errors_say_what_is_wrong(text: str, fragment: str) -> None:
+    with pytest.raises(FieldError, match=fragment):
+        parse_tags(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("", "empty"),
+        (".", "'.' or '..'"),
+        ("..", "'.' or '..'"),
+        ("a/b", "'/'"),
+        ("a\\b", "'\\\\'"),
+        ("a\x00b", "NUL"),
+        (" padded", "spaces"),
+    ],
+)
+def test_invalid_names_are_refused(name: str, fragment: str) -> None:
+    with pytest.raises(FieldError, match=fragment):
+        validate_key_name(name)
+
+
+def test_valid_name_is_returned() -> None:
+    assert validate_key_name("app-key.v2") == "app-key.v2"
+
+
+@pytest.mark.parametrize(("text", "days"), [("7", 7), (" 30 ", 30), ("9", 9)])
+def test_window_in_range(text: str, days: int) -> None:
+    assert parse_window_days(text) == days
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("6", "7 to 30"),
+        ("31", "7 to 30"),
+        ("", "enter a number"),
+        ("ten", "not a whole"),
+        ("-9", "not a whole"),
+        ("9.5", "not a whole"),
+    ],
+)
+def test_window_out_of_range_or_not_a_number(text: str, fragment: str) -> None:
+    with pytest.raises(FieldError, match=fragment):
+        parse_window_days(text)
