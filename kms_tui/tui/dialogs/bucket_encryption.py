@@ -41,6 +41,7 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="bucket_encryption.cancel"),
         Binding("k", "pick_key", "Choose key", id="bucket_encryption.pick_key"),
+        Binding("ctrl+s", "apply", "Apply", id="bucket_encryption.apply"),
     ]
 
     def __init__(
