@@ -44,7 +44,7 @@ class MetricView(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(self.metric_title, classes="metric-title")
         yield Static(self._shown_text, classes="metric-value", markup=False)
-        yield Sparkline(self._shown_points, classes="metric-chart")
+        yield Sparkline(_drawable(self._shown_points), classes="metric-chart")
 
     @property
     def text(self) -> str:
@@ -70,7 +70,7 @@ class MetricView(Vertical):
             self._shown_points = points
             self.chart_updates += 1
             if self.is_mounted:
-                self.query_one(Sparkline).data = points
+                self.query_one(Sparkline).data = _drawable(points)
 
     def show_text(self, text: str) -> None:
         """Change the value line without adding a point (e.g. to show it is stale)."""
@@ -87,4 +87,9 @@ class MetricView(Vertical):
         self._points.extend(points)
         self._shown_points = tuple(self._points)
         if self.is_mounted:
-            self.query_one(Sparkline).data = self._shown_points
+            self.query_one(Sparkline).data = _drawable(self._shown_points)
+
+
+def _drawable(points: tuple[float, ...]) -> tuple[float, ...]:
+    """No chart from a single point: Textual draws one point as a full block, which misleads."""
+    return points if len(points) > 1 else ()
