@@ -319,76 +319,70 @@ def _vault_problems(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VaultKv2Config(_CommonOptions):
-    """Vault KV v2: key material stored as secrets under a KV mount."""
+class _VaultOptions(_CommonOptions):
+    """Fields and rules both Vault backends share."""
 
     address: str
     auth_method: VaultAuth
     namespace: str | None = None
     mount_path: str | None = None
-    kv_mount: str | None = None
-    key_path_prefix: str | None = None
     skip_tls_verify: bool | None = None
 
-    def to_wire(self) -> dict[str, Any]:
-        """The configure body for Vault KV2."""
+    def _vault_wire(self, backend_type: str, **extra: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "backend_type": "VaultKV2",
+            "backend_type": backend_type,
             "address": self.address,
             "auth_method": self.auth_method.to_wire(),
         }
         _put(body, "namespace", self.namespace)
         _put(body, "mount_path", self.mount_path)
-        _put(body, "kv_mount", self.kv_mount)
-        _put(body, "key_path_prefix", self.key_path_prefix)
+        for name, value in extra.items():
+            _put(body, name, value)
         _put(body, "skip_tls_verify", self.skip_tls_verify)
         return self._common_wire(body)
 
-    def validate(self, *, reconfigure: bool = False) -> list[FieldProblem]:
-        """The server's Vault KV2 rules."""
-        problems = _vault_problems(
+    def _vault_problems(self, reconfigure: bool) -> list[FieldProblem]:
+        return _vault_problems(
             self.address,
             self.auth_method,
             self.skip_tls_verify,
             self.allow_insecure_dev_defaults,
             reconfigure,
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VaultKv2Config(_VaultOptions):
+    """Vault KV v2: key material stored as secrets under a KV mount."""
+
+    kv_mount: str | None = None
+    key_path_prefix: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The configure body for Vault KV2."""
+        return self._vault_wire(
+            "VaultKV2", kv_mount=self.kv_mount, key_path_prefix=self.key_path_prefix
+        )
+
+    def validate(self, *, reconfigure: bool = False) -> list[FieldProblem]:
+        """The server's Vault KV2 rules."""
+        problems = self._vault_problems(reconfigure)
         if self.kv_mount is not None and not self.kv_mount.strip():
             problems.append(FieldProblem("kv_mount", "kv_mount must not be empty"))
         return problems + self._common_problems()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VaultTransitConfig(_CommonOptions):
+class VaultTransitConfig(_VaultOptions):
     """Vault Transit: the key material never leaves Vault."""
-
-    address: str
-    auth_method: VaultAuth
-    namespace: str | None = None
-    mount_path: str | None = None
-    skip_tls_verify: bool | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The configure body for Vault Transit (no ``kv_mount``: the server refuses it)."""
-        body: dict[str, Any] = {
-            "backend_type": "VaultTransit",
-            "address": self.address,
-            "auth_method": self.auth_method.to_wire(),
-        }
-        _put(body, "namespace", self.namespace)
-        _put(body, "mount_path", self.mount_path)
-        _put(body, "skip_tls_verify", self.skip_tls_verify)
-        return self._common_wire(body)
+        return self._vault_wire("VaultTransit")
 
     def validate(self, *, reconfigure: bool = False) -> list[FieldProblem]:
         """The server's Vault Transit rules."""
-        problems = _vault_problems(
-            self.address,
-            self.auth_method,
-            self.skip_tls_verify,
-            self.allow_insecure_dev_defaults,
-            reconfigure,
-        )
+        problems = self._vault_problems(reconfigure)
         if self.mount_path is not None and not self.mount_path.strip():
             problems.append(FieldProblem("mount_path", "mount_path must not be empty"))
         return problems + self._common_problems()
