@@ -5,11 +5,9 @@ Build it with :func:`kms_tui.tui.factory.build_app`; this module wires nothing i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import work
@@ -20,12 +18,13 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from kms_tui.api.errors import KmsError, KmsTransportError
-from kms_tui.api.models import KmsStatus, ServiceState, ServiceStatus
+from kms_tui.api.errors import KmsError
+from kms_tui.api.models import KmsStatus, ServiceStatus
 from kms_tui.settings import SettingsError
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.commands import KmsCommands
 from kms_tui.tui.context import AppContext
+from kms_tui.tui.poller import Connector, StatusPoller
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 
@@ -41,10 +40,6 @@ MODE_SCREENS: dict[str, tuple[str, str, str, str]] = {
     "buckets": ("4", "kms_tui.tui.screens.buckets", "BucketsScreen", "Buckets"),
     "stats": ("5", "kms_tui.tui.screens.stats", "StatsScreen", "Live stats"),
 }
-_MAX_BACKOFF_SECONDS = 30.0
-_FIRST_BACKOFF_SECONDS = 1.0
-
-Connector = Callable[[AppContext], Awaitable[None]]
 ContextBuilder = Callable[[str], AppContext]
 
 
@@ -106,12 +101,10 @@ class KmsTuiApp(App[None]):
     ) -> None:
         super().__init__()
         self.context = context
-        self._connector = connector
         self._context_builder = context_builder
         self.profile_names = profile_names
         self.mode_screens: dict[str, KmsScreen] = {}
-        self.last_connection_error: str | None = None
-        self._retry_now = asyncio.Event()
+        self.poller = StatusPoller(self, connector)
         for mode in MODE_SCREENS:
             self.add_mode(mode, self._mode_factory(mode))
 
@@ -143,91 +136,27 @@ class KmsTuiApp(App[None]):
 
     @work(exclusive=True, group="app.connect", exit_on_error=False)
     async def _connect(self, context: AppContext) -> None:
-        try:
-            await self._connector(context)
-        except KmsError as err:
-            context.activity.record("connect", context.endpoint_label, False, message=err.message)
-            self.notify(err.message, title="Setting up the server failed", severity="error")
-        self.retry_connection_now()
+        await self.poller.connect(context)
 
     async def on_unmount(self) -> None:
         """Close the clients and stop the embedded server."""
         await self.context.aclose()
 
-    # --- live state ------------------------------------------------------------------------
+    # --- live state (kms_tui.tui.poller keeps it current) ---------------------------------
+
+    @property
+    def last_connection_error(self) -> str | None:
+        """The message of the failure that made the connection count as lost, if it is."""
+        return self.poller.last_error
 
     def retry_connection_now(self) -> None:
-        """`r`: poll again now instead of waiting out the backoff."""
-        self._retry_now.set()
+        """`r`: poll again now, and start a failed embedded server again."""
+        if self.poller.retry_now():
+            self._connect(self.context)
 
     @work(exclusive=True, group="app.poll", exit_on_error=False)
     async def _poll_forever(self) -> None:
-        delay = _FIRST_BACKOFF_SECONDS
-        while True:
-            context = self.context
-            ok = await self._poll_once(context)
-            if context is not self.context:
-                continue
-            interval = self.context.settings.poll_interval_seconds
-            delay = (
-                interval
-                if ok
-                else min(max(delay * 2, _FIRST_BACKOFF_SECONDS), _MAX_BACKOFF_SECONDS)
-            )
-            self._retry_now.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._retry_now.wait(), delay)
-            if not ok and context is self.context:
-                delay = _FIRST_BACKOFF_SECONDS if self._retry_now.is_set() else delay
-
-    async def _poll_once(self, context: AppContext) -> bool:
-        """One service-status (and status) round; returns whether the server answered."""
-        try:
-            admin = await context.admin()
-            status = await admin.service_status()
-            kms_status = await admin.status() if status.state is ServiceState.RUNNING else None
-        except KmsTransportError as err:
-            self._lost(context, err)
-            return False
-        except KmsError as err:
-            if context.failure is err:
-                self._lost(context, err)
-                return False
-            # The server answered (e.g. 403): connected, but say what it refused.
-            if context is self.context:
-                self.connection_state = "connected"
-                self._note_error("poll", err)
-            return True
-        if context is not self.context:
-            return True
-        if self.connection_state != "connected":
-            if self.last_connection_error is not None:
-                context.activity.record("reconnect", context.endpoint_label, True)
-                self.notify(f"connected to {context.endpoint_label}", title="Reconnected")
-            self.last_connection_error = None
-        self.service_status = status
-        self.kms_status = kms_status
-        self.connection_state = "connected"
-        return True
-
-    def _lost(self, context: AppContext, err: KmsError) -> None:
-        if context is not self.context:
-            return
-        first = self.connection_state != "disconnected"
-        self.connection_state = "disconnected"
-        if first or self.last_connection_error != err.message:
-            self._note_error("connect", err)
-        self.last_connection_error = err.message
-
-    def _note_error(self, action: str, err: KmsError) -> None:
-        self.context.activity.record(
-            action,
-            self.context.endpoint_label,
-            False,
-            message=err.message,
-            request_id=err.request_id,
-        )
-        self.notify(str(err), title=f"{action} failed", severity="error")
+        await self.poller.run()
 
     # --- the worker-error funnel -----------------------------------------------------------
 
@@ -328,7 +257,7 @@ class KmsTuiApp(App[None]):
         self.service_status = None
         self.kms_status = None
         self.connection_state = "connecting"
-        self.last_connection_error = None
+        self.poller.forget()
         self.context_generation += 1
         context.activity.record("switch profile", context.profile_name, True)
         self._connect(context)

@@ -36,7 +36,8 @@ def screen_bindings(cls: type) -> list[Binding]:
 
 
 def _key_label(app: KmsTuiApp, binding: Binding) -> str:
-    keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key
+    keymap = app.context.settings.keymap
+    keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
     return app.get_key_display(Binding(keys.split(",")[0].strip(), binding.action))
 
 

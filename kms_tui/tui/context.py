@@ -116,23 +116,38 @@ class AppContext:
         self._failure = error
         self._ready.set()
 
+    def reset_failure(self) -> bool:
+        """Forget a failed start-up so connecting can be tried again; False if none to forget."""
+        if self._failure is None or self._admin is not None or self._closed:
+            return False
+        self._failure = None
+        self._ready = asyncio.Event()
+        return True
+
     def add_cleanup(self, cleanup: Callable[[], None]) -> None:
         """Run ``cleanup`` (blocking, in a thread) when the context closes, newest first."""
         self._cleanups.append(cleanup)
 
     async def _wait(self) -> None:
-        if self._closed:
-            raise KmsConnectionError("this session has been closed")
-        if not self._ready.is_set():
-            try:
-                await asyncio.wait_for(self._ready.wait(), self.connect_wait_seconds)
-            except TimeoutError:
-                raise KmsConnectionError(
-                    f"still connecting to {self.endpoint_label} after "
-                    f"{self.connect_wait_seconds:.0f} s"
-                ) from None
-        if self._failure is not None:
-            raise self._failure
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_wait_seconds
+        while True:
+            if self._closed:
+                raise KmsConnectionError("this session has been closed")
+            ready = self._ready
+            if not ready.is_set():
+                try:
+                    await asyncio.wait_for(ready.wait(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    raise KmsConnectionError(
+                        f"still connecting to {self.endpoint_label} after "
+                        f"{self.connect_wait_seconds:.0f} s"
+                    ) from None
+            if self._failure is not None:
+                raise self._failure
+            if self._admin is not None:
+                return
+            # A retry forgot the failure while this call waited: wait for the new attempt.
 
     async def admin(self) -> KmsAdminClient:
         """The admin client, once connected; raises :class:`KmsError` if it cannot be had."""

@@ -23,7 +23,7 @@ from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.activity import ActivityScreen
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.screens.help import HelpScreen
-from kms_tui.tui.widgets.header import MAIN_HINT, KmsHeader, state_label
+from kms_tui.tui.widgets.header import KmsHeader, state_label
 from tests.tui.conftest import (
     APP_SIZE,
     SEEDED_KEY_IDS,
@@ -67,7 +67,8 @@ async def test_lands_on_keys_with_hint_and_live_header(kms_server, make_app) -> 
         assert TEST_PROFILE in header.plain_line
         assert TEST_ENDPOINT_LABEL in header.plain_line
         assert "READ-ONLY" not in header.plain_line
-        assert MAIN_HINT in str(header.render())
+        assert header.hint.startswith("/ filter  c create  d delete  u undelete")
+        assert header.hint in str(header.render())
         assert app.service_status is not None and app.service_status.state == "Running"
         assert app.kms_status is not None and app.kms_status.capabilities is not None
 
@@ -267,6 +268,25 @@ async def test_keymap_remaps_bindings_by_id(kms_server, make_app) -> None:
         await pilot.press("f2")
         await pilot.pause()
         assert app.current_mode == "service"
+        # The hint line names the remapped key, not the default one.
+        assert header_of(app).hint.endswith("f1 help  : commands")
+
+
+async def test_each_screen_hints_its_own_keys(kms_server, make_app) -> None:
+    app = make_app(kms_server)
+    expected = {
+        "1": "c configure  s start  t stop  R restart  x clear cache  ? help",
+        "2": "/ filter  c create  d delete  u undelete  e enable/disable  g data key  space mark",
+        "3": "k choose key  g generate  v reveal  y copy blob  D decrypt  ? help",
+        "4": "c create bucket  e set encryption  d remove encryption  r refresh  ? help",
+        "5": "p pause  x clear cache  r poll now  ? help",
+    }
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_connected(pilot, app)
+        for key, hint in expected.items():
+            await pilot.press(key)
+            await pilot.pause()
+            assert header_of(app).hint.startswith(hint), (key, header_of(app).hint)
 
 
 async def test_switch_profile_rebuilds_context(kms_server, monkeypatch: pytest.MonkeyPatch) -> None:

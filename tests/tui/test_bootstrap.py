@@ -14,7 +14,7 @@ from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.settings import Settings, resolve_connection
 from kms_tui.tui.bootstrap import BootstrapError, bootstrap_embedded, master_key_path
 from kms_tui.tui.factory import build_app
-from kms_tui.tui.widgets.header import MAIN_HINT, KmsHeader
+from kms_tui.tui.widgets.header import KmsHeader
 from tests.tui.conftest import APP_SIZE, fixed_clock, wait_connected, wait_until
 
 
@@ -39,7 +39,7 @@ async def test_first_run_bootstraps_and_lands_on_keys() -> None:
         await wait_until(pilot, lambda: "Running" in header.plain_line)
         assert "profile embedded" in header.plain_line
         assert "embedded http://127.0.0.1:" in header.plain_line
-        assert MAIN_HINT in str(header.render())
+        assert header.hint.startswith("/ filter  c create") and header.hint in str(header.render())
         server = app.context.embedded_server
         assert server is not None and server.running
         entries = [e for e in app.context.activity.entries if e.action.startswith("bootstrap")]
@@ -156,3 +156,29 @@ async def test_embedded_server_that_cannot_start_shows_disconnected() -> None:
             assert app.is_running
     finally:
         lock.release()
+
+
+async def test_r_starts_an_embedded_server_that_failed_to_start() -> None:
+    from kms_tui.embedded.locking import DataDirLock
+
+    lock = DataDirLock(paths.data_dir() / "server")
+    lock.acquire()
+    app = embedded_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        try:
+            await wait_until(pilot, lambda: app.context.failure is not None)
+            await pilot.press("r")  # still locked: fails again, stays up
+            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: app.context.failure is not None)
+            assert app.context.embedded_server is None
+        finally:
+            lock.release()  # the other kms-tui went away
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.connection_state == "connected")
+        await wait_until(
+            pilot,
+            lambda: app.service_status is not None
+            and app.service_status.state is ServiceState.RUNNING,
+        )
+        assert app.context.embedded_server is not None and app.context.embedded_server.running
+        assert any(e.action == "reconnect" and e.ok for e in app.context.activity.entries)

@@ -33,7 +33,9 @@ def error_text(err: KmsError) -> str:
 class KmsScreen(Screen[None]):
     """A top-level screen (one per mode) of the console; the header is mounted for it."""
 
-    HINT: ClassVar[str] = MAIN_HINT
+    # (action, label) pairs the one-line hint under the header names, with their current keys
+    # (after any keymap remapping); help and the command palette are always added.
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="screen.refresh"),
@@ -49,7 +51,31 @@ class KmsScreen(Screen[None]):
     @on(Mount)
     def _mount_header(self) -> None:
         if not self.query(KmsHeader):
-            self.mount(KmsHeader(self.HINT))
+            self.mount(KmsHeader(self.hint_text()))
+
+    def hint_text(self) -> str:
+        """The hint line: this screen's main actions by their keys (after remapping), then help."""
+        from kms_tui.tui.commands import screen_bindings
+
+        keymap = self.ctx.settings.keymap
+        keys_by_action: dict[str, str] = {}
+        classes = [type(self), *(type(child) for child in self.walk_children()), type(self.app)]
+        for cls in classes:
+            for binding in screen_bindings(cls):
+                key = keymap.get(binding.id, binding.key) if binding.id else binding.key
+                shown = binding.key_display or self.app.get_key_display(
+                    Binding(key.split(",")[0], binding.action)
+                )
+                keys_by_action.setdefault(binding.action, shown)
+        parts = [
+            f"{keys_by_action[action]} {label}"
+            for action, label in self.HINT_ACTIONS
+            if action in keys_by_action
+        ]
+        for action, label in (("help", "help"), ("command_palette", "commands")):
+            if action in keys_by_action:
+                parts.append(f"{keys_by_action[action]} {label}")
+        return "  ".join(parts) if parts else MAIN_HINT
 
     @on(Worker.StateChanged)
     def _funnel_worker_error(self, event: Worker.StateChanged) -> None:

@@ -89,6 +89,12 @@ class BucketsScreen(KmsScreen):
     """Buckets and their default encryption; set (SSE-S3 / SSE-KMS), remove, create."""
 
     CSS_PATH = style_path("buckets.tcss")
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("create_bucket", "create bucket"),
+        ("edit_encryption", "set encryption"),
+        ("remove_encryption", "remove encryption"),
+        ("refresh_data", "refresh"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="buckets.refresh"),
         Binding("c", "create_bucket", "Create bucket", id="buckets.create"),

@@ -86,6 +86,13 @@ class DataKeysScreen(KmsScreen):
     """Generate (key picker, spec, context) and decrypt; the plaintext is masked and short-lived."""
 
     CSS_PATH = style_path("datakeys.tcss")
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("pick_key", "choose key"),
+        ("generate", "generate"),
+        ("toggle_reveal", "reveal"),
+        ("copy_ciphertext", "copy blob"),
+        ("decrypt", "decrypt"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="datakeys.refresh"),
         Binding("k", "pick_key", "Choose key", id="datakeys.pick_key"),

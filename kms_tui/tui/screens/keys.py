@@ -61,6 +61,15 @@ class KeysScreen(KeyActionsScreen):
     """All master keys; the table is the focus, the detail pane follows the cursor."""
 
     CSS_PATH = style_path("keys.tcss")
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("filter", "filter"),
+        ("create_key", "create"),
+        ("schedule_deletion", "delete"),
+        ("cancel_deletion", "undelete"),
+        ("toggle_enabled", "enable/disable"),
+        ("generate_data_key", "data key"),
+        ("toggle_mark", "mark"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="keys.filter"),
         Binding("c", "create_key", "Create", id="keys.create"),
@@ -232,13 +241,12 @@ class KeysScreen(KeyActionsScreen):
 
     def _explain_disabled(self, key: str) -> None:
         """A disabled binding does nothing in Textual; say why instead of staying silent."""
-        for binding in self._bindings.key_to_bindings.get(key, ()):
-            action = binding.action
-            if self.check_action(action, ()) is None:
-                reason = self.disabled_reason(action)
-                if reason is not None:
-                    self.notify(reason, title="Not available", severity="warning")
-                return
+        active = self.active_bindings.get(key)
+        if active is None or active.enabled or active.node is not self:
+            return
+        reason = self.disabled_reason(active.binding.action)
+        if reason is not None:
+            self.notify(reason, title="Not available", severity="warning")
 
     # --- availability ----------------------------------------------------------------------
 

@@ -89,6 +89,13 @@ class ServiceScreen(KmsScreen):
     """Status badge, backend, health, configuration; configure, start, stop, restart, clear."""
 
     CSS_PATH = style_path("service.tcss")
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("configure", "configure"),
+        ("start", "start"),
+        ("stop", "stop"),
+        ("restart", "restart"),
+        ("clear_cache", "clear cache"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "configure", "Configure", id="service.configure"),
         Binding("s", "start", "Start", id="service.start"),

@@ -51,6 +51,11 @@ class StatsScreen(KmsScreen):
     """Cache counters, hit ratio and poll latency with their recent history; cluster config."""
 
     CSS_PATH = style_path("stats.tcss")
+    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("toggle_pause", "pause"),
+        ("clear_cache", "clear cache"),
+        ("refresh_data", "poll now"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "clear_cache", "Clear cache", id="stats.clear_cache"),
         Binding("p", "toggle_pause", "Pause/resume", id="stats.pause"),
