@@ -17,7 +17,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,12 @@ class _ServerParts:
     """The bucket store, the KMS service and the app, built over one data directory."""
 
     def __init__(
-        self, data_dir: Path, access_key: str, secret_key: str, allow_immediate_deletion: bool
+        self,
+        data_dir: Path,
+        access_key: str,
+        secret_key: str,
+        allow_immediate_deletion: bool,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         from kms_tui.embedded.admin_routes import handle_admin
         from kms_tui.embedded.service import KmsService
@@ -175,7 +181,10 @@ class _ServerParts:
         self.buckets = BucketStore(data_dir)
         self.buckets.load()
         self.service = KmsService(
-            data_dir, references=self.buckets, allow_immediate_deletion=allow_immediate_deletion
+            data_dir,
+            references=self.buckets,
+            allow_immediate_deletion=allow_immediate_deletion,
+            **({"clock": clock} if clock is not None else {}),
         )
         self.service.load()
         self.app = KmsAsgiApp(
@@ -253,8 +262,11 @@ class EmbeddedServer:
         allow_immediate_deletion: bool = False,
         log_file: Path | None = None,
         sweep_interval: float = 60.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock`` fixes the service's time (screenshots and snapshot tests); None is real."""
         self.data_dir = Path(data_dir)
+        self._clock = clock
         self.access_key = access_key or secrets.token_urlsafe(15)
         self._secret_key = secret_key or secrets.token_urlsafe(30)
         self._allow_immediate_deletion = allow_immediate_deletion
@@ -308,7 +320,11 @@ class EmbeddedServer:
         try:
             self._lock.acquire()
             self._parts = _ServerParts(
-                self.data_dir, self.access_key, self._secret_key, self._allow_immediate_deletion
+                self.data_dir,
+                self.access_key,
+                self._secret_key,
+                self._allow_immediate_deletion,
+                self._clock,
             )
             sock = _bind_socket("127.0.0.1", 0)
             self._server = _make_server(self._parts.app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -53,11 +54,14 @@ class AppContext:
         clock: Callable[[], datetime] | None = None,
         endpoint_label: str | None = None,
         connect_wait_seconds: float = _CONNECT_WAIT_SECONDS,
+        timer: Callable[[], float] | None = None,
     ) -> None:
         self.connection = connection
         self.settings = settings
         self.activity = activity
         self.clock: Callable[[], datetime] = clock or utc_now
+        # Seconds for durations (poll latency); screenshots fix it so frames are reproducible.
+        self.timer: Callable[[], float] = timer or time.perf_counter
         self.endpoint_label = endpoint_label or endpoint_label_for(connection)
         self.endpoint_label_fixed = endpoint_label is not None
         self.connect_wait_seconds = connect_wait_seconds

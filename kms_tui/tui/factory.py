@@ -53,9 +53,12 @@ def build_context(
     *,
     clock: Callable[[], datetime] | None = None,
     endpoint_label: str | None = None,
+    timer: Callable[[], float] | None = None,
 ) -> AppContext:
     """A context; a remote one gets its clients at once, the embedded one in :func:`connect`."""
-    context = AppContext(connection, settings, activity, clock=clock, endpoint_label=endpoint_label)
+    context = AppContext(
+        connection, settings, activity, clock=clock, endpoint_label=endpoint_label, timer=timer
+    )
     if connection.endpoint is not None:
         context.attach_clients(*make_clients(connection, connection.endpoint))
     return context
@@ -109,16 +112,17 @@ def build_app(
     endpoint_label: str | None = None,
     cli_read_only: bool = False,
     activity: ActivityLog | None = None,
+    timer: Callable[[], float] | None = None,
 ) -> KmsTuiApp:
     """The console for ``connection``; profile switches rebuild the context the same way."""
     activity = activity if activity is not None else ActivityLog(clock=clock)
     context = build_context(
-        connection, settings, activity, clock=clock, endpoint_label=endpoint_label
+        connection, settings, activity, clock=clock, endpoint_label=endpoint_label, timer=timer
     )
 
     def context_for_profile(name: str) -> AppContext:
         chosen = resolve_connection(settings, profile=name, read_only=cli_read_only)
-        return build_context(chosen, settings, activity, clock=clock)
+        return build_context(chosen, settings, activity, clock=clock, timer=timer)
 
     return KmsTuiApp(
         context,
