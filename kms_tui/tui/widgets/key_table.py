@@ -123,6 +123,9 @@ COLUMNS: tuple[Column, ...] = (
 _COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 _MARK_WIDTH = 2
 _GAP = 1
+_ID_WIDTH_RANGE = (8, 36)  # ids are sized to the longest loaded one, within these bounds
+_MIN_DESCRIPTION_WIDTH = 12
+_MIN_TAGS_WIDTH = 8
 
 
 class KeyTable(ScrollView, can_focus=True):
@@ -191,6 +194,7 @@ class KeyTable(ScrollView, can_focus=True):
         self._visible: list[KeyRow] = []
         self._index: dict[str, int] = {}
         self._marked: set[str] = set()
+        self._longest_id = 0
         self.filter_text = ""
         self.sort_column = "id"
         self.sort_reverse = False
@@ -233,6 +237,7 @@ class KeyTable(ScrollView, can_focus=True):
     def clear(self) -> None:
         """Forget every row (a refresh streams them in again)."""
         self._rows.clear()
+        self._longest_id = 0
         self._marked.clear()
         self._rebuild()
 
@@ -246,6 +251,7 @@ class KeyTable(ScrollView, can_focus=True):
             else:
                 fresh.append(row)
             self._rows[row.key_id] = row
+            self._longest_id = max(self._longest_id, len(row.key_id))
         if replaced:
             self._rebuild()
             return
@@ -256,6 +262,7 @@ class KeyTable(ScrollView, can_focus=True):
     def replace_all(self, rows: Iterable[KeyRow]) -> None:
         """Swap in a fresh listing at once, keeping marks and the cursor on surviving keys."""
         self._rows = {row.key_id: row for row in rows}
+        self._longest_id = max((len(key_id) for key_id in self._rows), default=0)
         self._marked &= self._rows.keys()
         self._rebuild()
 
@@ -409,11 +416,16 @@ class KeyTable(ScrollView, can_focus=True):
     # --- rendering -------------------------------------------------------------------------
 
     def _widths(self) -> list[int]:
-        available = self.scrollable_content_region.width - _MARK_WIDTH
-        widths = [column.width for column in COLUMNS]
-        fixed = sum(widths[:-1]) + _GAP * len(widths)
-        widths[-1] = max(COLUMNS[-1].width, available - fixed)
-        return widths
+        """Column widths that fit the table: ids as long as the longest, the rest shared."""
+        available = self.scrollable_content_region.width - _MARK_WIDTH - _GAP * len(COLUMNS)
+        low, high = _ID_WIDTH_RANGE
+        widths = {column.name: column.width for column in COLUMNS}
+        widths["id"] = min(max(self._longest_id, low), high)
+        fixed = sum(width for name, width in widths.items() if name not in ("description", "tags"))
+        flexible = max(available - fixed, _MIN_DESCRIPTION_WIDTH + _MIN_TAGS_WIDTH)
+        widths["description"] = max(_MIN_DESCRIPTION_WIDTH, flexible * 11 // 20)
+        widths["tags"] = max(_MIN_TAGS_WIDTH, flexible - widths["description"])
+        return [widths[column.name] for column in COLUMNS]
 
     def _column_at(self, x: int) -> str | None:
         position = _MARK_WIDTH

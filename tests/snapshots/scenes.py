@@ -1,0 +1,407 @@
+"""Reproducible frames of every screen: a seeded server with fixed ids and clocks, and scenes.
+
+Used by the snapshot tests (``tests/snapshots/test_snapshots.py``) and by the screenshot
+script (``scripts/screenshots.py``), so the README's pictures and the tests show the same
+frames. Everything that would differ between runs is fixed: key ids are names, the server's
+and the console's clocks are :data:`FROZEN_NOW`, bucket creation dates come from the same
+clock, the poll latency timer advances by fixed steps, and the header shows a fixed endpoint.
+Nothing random (a data key's ciphertext, a request id) is on any frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import itertools
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from textual.pilot import Pilot
+
+from kms_tui.api.admin import KmsAdminClient
+from kms_tui.api.backends import LocalConfig
+from kms_tui.api.buckets import BucketEncryptionClient
+from kms_tui.embedded import buckets as bucket_store_module
+from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.settings import Connection, Settings
+from kms_tui.tui.app import KmsTuiApp
+from kms_tui.tui.factory import build_app
+
+__all__ = [
+    "FROZEN_NOW",
+    "SCENES",
+    "SCREEN_SIZE",
+    "Scene",
+    "SeededWorld",
+    "seeded_world",
+]
+
+SCREEN_SIZE = (120, 36)
+FROZEN_NOW = datetime(2026, 3, 2, 9, 30, 0, tzinfo=UTC)
+MASTER_KEY = "screenshots-master-key-not-a-secret-0001"
+ACCESS_KEY = "kmsadmin"
+SECRET_KEY = "screenshots-secret-key-not-a-secret"
+ENDPOINT_LABEL = "embedded http://127.0.0.1:9000"
+
+# (id, description, tags, days before FROZEN_NOW it was created)
+SEED_KEYS: tuple[tuple[str, str, dict[str, str], int], ...] = (
+    ("analytics-key", "Analytics exports", {"team": "data"}, 40),
+    ("app-key", "Application data", {"team": "payments", "env": "prod"}, 90),
+    ("backup-key", "Nightly backups", {"team": "ops"}, 120),
+    ("legacy-key", "Retired 2025 tenant key", {"env": "legacy"}, 400),
+    ("reports-key", "Monthly reports", {}, 12),
+    ("staging-key", "Staging environment", {"env": "staging"}, 5),
+)
+DISABLED_KEY = "analytics-key"
+PENDING_KEY = "legacy-key"  # scheduled for deletion with a 7-day window, two days ago
+PENDING_SCHEDULED_DAYS_AGO = 2
+# (bucket, None | "AES256" | key id)
+SEED_BUCKETS: tuple[tuple[str, str | None], ...] = (
+    ("archive", PENDING_KEY),
+    ("invoices", "app-key"),
+    ("logs", "AES256"),
+    ("scratch", None),
+)
+
+
+class FrozenClock:
+    """A clock that stands still at a time the seeding code moves; callable like ``utc_now``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class StepTimer:
+    """A ``perf_counter`` stand-in whose intervals cycle through fixed steps (poll latency)."""
+
+    def __init__(self, steps_ms: tuple[float, ...] = (4.0, 6.0, 3.0, 9.0, 5.0, 4.0)) -> None:
+        self._now = 0.0
+        self._calls = 0
+        self._steps = itertools.cycle(steps_ms)
+
+    def __call__(self) -> float:
+        # Polls call it twice (start, end): only the end advances, so latency is the step.
+        self._calls += 1
+        if self._calls % 2 == 0:
+            self._now += next(self._steps) / 1000.0
+        return self._now
+
+
+@dataclass
+class SeededWorld:
+    """A running, seeded embedded server and a way to build consoles on it."""
+
+    server: EmbeddedServer
+    clock: FrozenClock
+
+    def connection(self, *, read_only: bool = False) -> Connection:
+        """The connection a console opens (a fixed profile name)."""
+        return Connection(
+            name="embedded",
+            endpoint=self.server.endpoint,
+            region="us-east-1",
+            access_key=self.server.access_key,
+            secret_key=self.server.secret_key,
+            read_only=read_only,
+            timeout_seconds=10.0,
+        )
+
+    def app(self, *, read_only: bool = False) -> KmsTuiApp:
+        """A console whose every clock is fixed; status polls only when asked (`r`)."""
+        settings = Settings(poll_interval_seconds=3600.0, keymap=MappingProxyType({}))
+        return build_app(
+            self.connection(read_only=read_only),
+            settings,
+            clock=self.clock,
+            endpoint_label=ENDPOINT_LABEL,
+            timer=StepTimer(),
+        )
+
+
+async def _seed(server: EmbeddedServer, clock: FrozenClock, key_dir: Path) -> None:
+    async with KmsAdminClient(
+        server.endpoint, server.access_key, server.secret_key, retries=0
+    ) as admin:
+        await admin.configure(
+            LocalConfig(
+                key_dir=str(key_dir), master_key=MASTER_KEY, allow_insecure_dev_defaults=True
+            )
+        )
+        await admin.start()
+        for key_id, description, tags, days_ago in SEED_KEYS:
+            clock.now = FROZEN_NOW - timedelta(days=days_ago, hours=3)
+            await admin.create_key(description=description, tags=tags, name=key_id)
+        clock.now = FROZEN_NOW - timedelta(days=1)
+        await admin.disable_key(DISABLED_KEY)
+        buckets = BucketEncryptionClient(
+            server.endpoint, server.access_key, server.secret_key, region="us-east-1"
+        )
+        try:
+            for index, (bucket, encryption) in enumerate(SEED_BUCKETS):
+                clock.now = FROZEN_NOW - timedelta(days=30 - index)
+                await buckets.create_bucket(bucket)
+                if encryption == "AES256":
+                    await buckets.put_bucket_encryption(bucket, algorithm="AES256")
+                elif encryption is not None:
+                    await buckets.put_bucket_encryption(
+                        bucket, algorithm="aws:kms", kms_key_id=encryption
+                    )
+        finally:
+            await buckets.aclose()
+        clock.now = FROZEN_NOW - timedelta(days=PENDING_SCHEDULED_DAYS_AGO)
+        await admin.schedule_key_deletion(PENDING_KEY, pending_window_in_days=7)
+    clock.now = FROZEN_NOW
+
+
+# Paths appear on screen (key directory, config fingerprint, activity log file), so the world
+# is reached through this fixed name, a symlink to the real temporary directory; a lock file
+# keeps two runs on one machine (the tests and the screenshot script) from sharing it.
+STABLE_ROOT = Path(tempfile.gettempdir()) / "kms-tui-demo"
+
+
+@contextlib.contextmanager
+def _stable_root(base: Path) -> Iterator[Path]:
+    base.mkdir(parents=True, exist_ok=True)
+    lock_path = STABLE_ROOT.with_name(STABLE_ROOT.name + ".lock")
+    with open(lock_path, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if STABLE_ROOT.is_symlink() or STABLE_ROOT.exists():
+                STABLE_ROOT.unlink()
+            STABLE_ROOT.symlink_to(base, target_is_directory=True)
+            yield STABLE_ROOT
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                STABLE_ROOT.unlink()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def seeded_world(base: Path) -> Iterator[SeededWorld]:
+    """Start and seed a server under ``base``; stop it (and restore clocks and env) after."""
+    clock = FrozenClock(FROZEN_NOW)
+    saved_bucket_clock = bucket_store_module.utc_now
+    saved_state_home = os.environ.get("XDG_STATE_HOME")
+    with _stable_root(base) as root:
+        bucket_store_module.utc_now = clock  # bucket creation dates come from the frozen clock
+        os.environ["XDG_STATE_HOME"] = str(root / "state")  # the activity log's path is shown
+        server = EmbeddedServer(
+            root / "server",
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            log_file=root / "server.log",
+            clock=clock,
+        )
+        server.start()
+        try:
+            asyncio.run(_seed(server, clock, root / "keys"))
+            yield SeededWorld(server, clock)
+        finally:
+            server.stop()
+            bucket_store_module.utc_now = saved_bucket_clock
+            if saved_state_home is None:
+                os.environ.pop("XDG_STATE_HOME", None)
+            else:
+                os.environ["XDG_STATE_HOME"] = saved_state_home
+
+
+# --- scenes -----------------------------------------------------------------------------------
+
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One frame: its file name, what it shows, and the keys that lead to it."""
+
+    name: str
+    caption: str
+    run_before: RunBefore
+    read_only: bool = False
+
+
+async def settle(pilot: Pilot[Any], done: Callable[[], bool], *, limit: float = 20.0) -> None:
+    """Let the app run until ``done()`` holds, then until its workers and animations are idle."""
+    for _ in range(int(limit / 0.05)):
+        if done():
+            break
+        await pilot.pause(0.05)
+    else:
+        raise AssertionError("the scene did not reach its state")
+    await pilot.pause(0.1)
+    await pilot.wait_for_scheduled_animations()
+
+
+def _app(pilot: Pilot[Any]) -> Any:
+    return pilot.app
+
+
+def _keys_loaded(pilot: Pilot[Any]) -> bool:
+    app = _app(pilot)
+    screen = app.mode_screens.get("keys")
+    return (
+        screen is not None
+        and app.service_status is not None
+        and not screen.loading
+        and screen.loaded_count == len(SEED_KEYS)
+    )
+
+
+async def _on_keys(pilot: Pilot[Any], highlight: str = "app-key") -> None:
+    await settle(pilot, lambda: _keys_loaded(pilot))
+    await _app(pilot).jump_to_key(highlight)
+    await settle(pilot, lambda: _detail_shows(pilot, highlight))
+
+
+def _detail_shows(pilot: Pilot[Any], key_id: str) -> bool:
+    from kms_tui.tui.widgets.key_detail import KeyDetail
+
+    details = _app(pilot).screen.query(KeyDetail)
+    if not details:
+        return False
+    description = details.first().description
+    return description is not None and description.metadata.key_id == key_id
+
+
+async def keys_screen(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+
+
+async def keys_filtered(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+    await pilot.press("slash", *"env=prod")
+    await settle(pilot, lambda: _app(pilot).screen.key_table.visible_count == 1)
+
+
+async def keys_marked(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot, "backup-key")
+    await pilot.press("space", "down", "space")
+    await settle(pilot, lambda: len(_app(pilot).screen.key_table.marked) == 2)
+
+
+async def create_key_dialog(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+    await pilot.press("c", *"Customer uploads", "tab", *"team=web env=prod", "tab", *"uploads-key")
+    await pilot.pause(0.2)
+
+
+async def schedule_deletion_dialog(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot, "backup-key")
+    await pilot.press("d")
+    await pilot.pause(0.2)
+    await pilot.press(*"backup-key")
+    await pilot.pause(0.2)
+
+
+async def service_screen(pilot: Pilot[Any]) -> None:
+    await settle(pilot, lambda: _keys_loaded(pilot))
+    await pilot.press("1")
+    await settle(pilot, lambda: _app(pilot).screen.config_info is not None)
+
+
+async def configure_dialog(pilot: Pilot[Any]) -> None:
+    await service_screen(pilot)
+    await pilot.press("c")
+    await pilot.pause(0.3)
+
+
+async def datakeys_screen(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+    await pilot.press("g")
+    await settle(pilot, lambda: getattr(_app(pilot).screen, "key_id", None) == "app-key")
+    await pilot.click("#generate-context")
+    await pilot.press(*"bucket=invoices")
+    await pilot.pause(0.2)
+
+
+def _buckets_loaded(pilot: Pilot[Any]) -> bool:
+    screen = _app(pilot).mode_screens.get("buckets")
+    return screen is not None and screen.loaded and len(screen.rows) == len(SEED_BUCKETS)
+
+
+async def buckets_screen(pilot: Pilot[Any]) -> None:
+    await settle(pilot, lambda: _keys_loaded(pilot))
+    await pilot.press("4")
+    await settle(pilot, lambda: _buckets_loaded(pilot))
+
+
+async def bucket_encryption_dialog(pilot: Pilot[Any]) -> None:
+    await buckets_screen(pilot)
+    await pilot.press("down", "e")
+    await pilot.pause(0.3)
+
+
+async def key_picker_dialog(pilot: Pilot[Any]) -> None:
+    await bucket_encryption_dialog(pilot)
+    await pilot.press("k")
+    await settle(pilot, lambda: not getattr(_app(pilot).screen, "keys_loading", True))
+
+
+async def stats_screen(pilot: Pilot[Any]) -> None:
+    await settle(pilot, lambda: _keys_loaded(pilot))
+    await pilot.press("5")
+    screen = _app(pilot).mode_screens["stats"]
+    await settle(pilot, lambda: screen.last_status is not None)
+    admin = await _app(pilot).context.admin()
+    latency = screen.query_one("#metric-latency")
+    for round_ in range(5):
+        for key_id, *_ in SEED_KEYS[: 2 + round_]:
+            await admin.describe_key(key_id)
+        points = len(latency.history)
+        await pilot.press("r")
+        await settle(pilot, lambda points=points: len(latency.history) > points)
+
+
+async def help_screen(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause(0.2)
+
+
+async def activity_screen(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+    app = _app(pilot)
+    await pilot.press("e")  # disable app-key, confirmed: one change in the log
+    await settle(pilot, lambda: bool(app.screen.query("#confirm")))
+    await pilot.click("#confirm")
+    await settle(
+        pilot, lambda: any(e.action == "disable key" for e in app.context.activity.entries)
+    )
+    app.clear_notifications()
+    await pilot.press("a")
+    await pilot.pause(0.2)
+
+
+async def read_only_keys(pilot: Pilot[Any]) -> None:
+    await _on_keys(pilot)
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene("keys", "Keys: every key, its state and deletion countdown, details", keys_screen),
+    Scene("keys-filter", "Keys filtered with `/` by a tag", keys_filtered),
+    Scene("keys-marked", "Two keys marked with `space` for a bulk action", keys_marked),
+    Scene("create-key", "Create a key (`c`)", create_key_dialog),
+    Scene(
+        "schedule-deletion", "Schedule deletion (`d`), typed confirmation", schedule_deletion_dialog
+    ),
+    Scene("service", "Service: state, backend, health, configuration", service_screen),
+    Scene("configure", "Configure a backend (`c` on Service)", configure_dialog),
+    Scene("datakeys", "Data keys: generate for a key (`g` from Keys)", datakeys_screen),
+    Scene("buckets", "Buckets and their default encryption", buckets_screen),
+    Scene("bucket-encryption", "Set a bucket's encryption (`e`)", bucket_encryption_dialog),
+    Scene("key-picker", "The key picker over every key (`k`)", key_picker_dialog),
+    Scene("stats", "Live stats: cache counters and their history", stats_screen),
+    Scene("help", "Help (`?`): every binding of the screen", help_screen),
+    Scene("activity", "The activity log (`a`)", activity_screen),
+    Scene("read-only", "A read-only session", read_only_keys, read_only=True),
+)

@@ -1,0 +1,25 @@
+"""Every screen and the main dialogs at 120x36, against reviewed SVGs.
+
+Run ``pytest tests/snapshots --snapshot-update`` after an intended change of a screen, look at
+the new files in ``tests/snapshots/__snapshots__/`` (``--snapshot-report`` writes an HTML diff),
+and regenerate ``screenshots/`` with ``scripts/screenshots.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.snapshots.scenes import SCENES, SCREEN_SIZE, Scene, seeded_world
+
+
+@pytest.mark.parametrize("scene", SCENES, ids=[scene.name for scene in SCENES])
+def test_screen_matches_snapshot(scene: Scene, snap_compare: Any, tmp_path: Path) -> None:
+    with seeded_world(tmp_path) as world:
+        assert snap_compare(
+            world.app(read_only=scene.read_only),
+            terminal_size=SCREEN_SIZE,
+            run_before=scene.run_before,
+        )
