@@ -69,14 +69,33 @@ def log_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as a 0700 directory, or narrow an existing wider one."""
+    """Create ``path`` as a 0700 directory, or narrow an existing wider one.
+
+    Missing parents are created 0700 too (``mkdir -p`` would give them the umask's mode, 0777
+    under ``umask 0``); parents that already exist are left as they are.
+    """
     path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name != "nt":
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & _GROUP_OTHER_BITS or mode & stat.S_IRWXU != stat.S_IRWXU:
-            os.chmod(path, 0o700)
+    missing: list[Path] = []
+    ancestor = path
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        _narrow_to_owner(directory)
+    if not missing:
+        path.mkdir(mode=0o700, exist_ok=True)
+    _narrow_to_owner(path)
     return path
+
+
+def _narrow_to_owner(directory: Path) -> None:
+    """Make ``directory`` exactly rwx for the owner when its mode says anything else."""
+    if os.name == "nt":
+        return
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if mode & _GROUP_OTHER_BITS or mode & stat.S_IRWXU != stat.S_IRWXU:
+        os.chmod(directory, 0o700)
 
 
 def is_private(path: Path) -> bool:

@@ -438,6 +438,9 @@ def _parse_header(line: str) -> tuple[str, ...] | None:
 
 def endpoint_problem(endpoint: str) -> str | None:
     """Why ``endpoint`` is not a usable server URL, or None when it is."""
+    if "@" in endpoint:
+        # Before any parsing: a password holding '/' or '#' would hide the userinfo from it.
+        return "must not carry credentials; use access_key and secret_key_env"
     try:
         parts = urlsplit(endpoint)
         port = parts.port
@@ -451,9 +454,21 @@ def endpoint_problem(endpoint: str) -> str | None:
         return "has no host name"
     if parts.query or parts.fragment:
         return "must not have a query string or fragment"
-    if parts.username or parts.password:
-        return "must not carry credentials; use access_key and secret_key_env"
     return None
+
+
+def _without_userinfo(endpoint: str) -> str:
+    """``endpoint`` fit for a message: anything up to the last ``@`` after the scheme is hidden.
+
+    A password may itself hold ``/``, ``?``, ``#`` or ``@``, so no URL parsing decides where it
+    ends; a path holding ``@`` is hidden too, which costs nothing in an error message.
+    """
+    scheme, separator, rest = endpoint.partition("://")
+    if not separator:
+        scheme, rest = "", endpoint
+    if "@" not in rest:
+        return endpoint
+    return f"{scheme}{separator}***@{rest.rsplit('@', 1)[1]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,7 +505,7 @@ def _endpoint_connection(
 ) -> Connection:
     problem = endpoint_problem(endpoint)
     if problem:
-        raise SettingsError(f"--endpoint {endpoint!r} {problem}")
+        raise SettingsError(f"--endpoint {_without_userinfo(endpoint)!r} {problem}")
     missing = [var for var in (ACCESS_KEY_ENV, SECRET_KEY_ENV) if not env.get(var)]
     if missing:
         raise SettingsError(
