@@ -106,7 +106,10 @@ def _log_console_to_file() -> None:
         log_dir = paths.ensure_private_dir(paths.log_dir())
         log_file = log_dir / "console.log"
         fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
+        try:
+            os.fchmod(fd, 0o600)  # an older file may have been made with a wider mode
+        finally:
+            os.close(fd)
         handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
