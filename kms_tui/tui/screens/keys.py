@@ -87,6 +87,7 @@ class KeysScreen(KeyActionsScreen):
         super().__init__()
         self.loading = False
         self.loaded_count = 0
+        self.unreadable_count = 0  # listed by the server but their records cannot be read
         self.load_error: str | None = None
         self._deletion_dates: dict[str, datetime] = {}
         self._pending_jump: str | None = None
@@ -123,6 +124,7 @@ class KeysScreen(KeyActionsScreen):
         table = self.key_table
         self.loading = True
         self.loaded_count = 0
+        self.unreadable_count = 0
         self.load_error = None
         first_load = table.total_count == 0
         collected: list[KeyRow] = []
@@ -133,6 +135,7 @@ class KeysScreen(KeyActionsScreen):
             async for page in admin.iter_keys(page_size=PAGE_SIZE):
                 rows = [self._row(info) for info in page.keys]
                 rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
+                self.unreadable_count += len(page.unreadable_key_ids)
                 pending.extend(row.key_id for row in rows if row.state == "PendingDeletion")
                 self.loaded_count += len(rows)
                 if first_load:
@@ -194,6 +197,11 @@ class KeysScreen(KeyActionsScreen):
             text = f"{_count(total)} keys"
             if table.filter_text:
                 text = f"{_count(table.visible_count)} of {text} match {table.filter_text!r}"
+        if self.unreadable_count:
+            text += (
+                f" · ⚠ {_count(self.unreadable_count)} unreadable "
+                "(the server cannot read their records; see its log)"
+            )
         marked = len(table.marked)
         if marked:
             text += f" · {marked} marked (d: delete all, u: cancel deletion of all)"
