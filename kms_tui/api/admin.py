@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import random
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
@@ -27,7 +28,9 @@ from kms_tui.api.errors import (
     KmsError,
     KmsResponseError,
     KmsTimeoutError,
+    describe_body,
     error_from_response,
+    is_html,
 )
 from kms_tui.api.models import (
     BackupResult,
@@ -55,6 +58,8 @@ __all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "validate_key_id"]
 ADMIN_PREFIX = "/rustfs/admin/v3"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _T = TypeVar("_T")
+# httpx's words for a body that stopped before its Content-Length (or last chunk).
+_CUT_SHORT = re.compile(r"complete message body|incomplete chunked", re.IGNORECASE)
 _UNTRUSTED_CERT_HINT = (
     "the server's TLS certificate is not trusted ({detail}). Set `ca_bundle` in the profile to "
     "the CA certificate that signed it, or set `verify_tls = false` to skip verification "
@@ -138,7 +143,12 @@ def decode_answer(response: httpx.Response) -> dict[str, Any]:
     if not stripped:
         raise unreadable("the body is empty")
     if stripped.startswith("<"):
-        raise unreadable("expected JSON, got XML or HTML")
+        if is_html(body):
+            raise unreadable(
+                f"it is not JSON but {describe_body(body)}; is the endpoint a RustFS server, "
+                "not a proxy or login page?"
+            )
+        raise unreadable("expected JSON, got XML")
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError as err:
@@ -165,16 +175,27 @@ def _is_untrusted_certificate(err: BaseException) -> str | None:
     return None
 
 
-def _transport_error(err: httpx.TransportError, method: str, url: str) -> KmsError:
+def _transport_error(
+    err: httpx.TransportError, method: str, url: str, timeout: float | None = None
+) -> KmsError:
     if isinstance(err, httpx.TimeoutException):
         kind = type(err).__name__.replace("Timeout", " timeout").lower().strip()
-        return KmsTimeoutError(f"{method} {url}: the server did not answer in time ({kind})")
+        limit = f" after {timeout:g} s; timeout_seconds in the profile sets it" if timeout else ""
+        return KmsTimeoutError(f"{method} {url}: the server did not answer in time ({kind}{limit})")
     untrusted = _is_untrusted_certificate(err)
     if untrusted is not None:
         return KmsConnectionError(
             f"{method} {url}: " + _UNTRUSTED_CERT_HINT.format(detail=untrusted)
         )
     detail = str(err) or type(err).__name__
+    if isinstance(err, httpx.RemoteProtocolError) and _CUT_SHORT.search(detail):
+        # The server answered, then hung up mid-body: an unreadable answer, not a lost link.
+        return KmsResponseError(
+            f"{method} {url}: the server's answer was cut short, the connection closed before "
+            f"the whole body arrived ({detail})"
+        )
+    if isinstance(err, httpx.RemoteProtocolError) and "without sending a response" in detail:
+        detail = "it closed the connection without answering"
     return KmsConnectionError(f"{method} {url}: could not reach the server ({detail})")
 
 
@@ -220,6 +241,7 @@ class KmsAdminClient:
         self.retries = retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self._timeout_seconds = timeout
         tls: bool | ssl.SSLContext = verify if isinstance(verify, bool) else _ca_context(verify)
         self._http = httpx.AsyncClient(
             base_url=self.endpoint + ADMIN_PREFIX,
@@ -276,7 +298,7 @@ class KmsAdminClient:
                 )
             except httpx.TransportError as err:
                 if last:
-                    raise _transport_error(err, method, path) from err
+                    raise _transport_error(err, method, path, self._timeout_seconds) from err
             else:
                 if last or response.status_code not in _RETRY_STATUSES:
                     return response
@@ -484,6 +506,8 @@ class KmsAdminClient:
         """Remove tags by key; ``name`` is reserved and refused."""
         if isinstance(tag_keys, str):
             raise ValueError("tag_keys must be a list of tag names, not one string")
+        if not isinstance(tag_keys, Iterable):
+            raise ValueError(f"tag_keys must be a list of tag names, got {type(tag_keys).__name__}")
         names = list(tag_keys)
         for item in names:
             if not isinstance(item, str):

@@ -29,7 +29,9 @@ from kms_tui.api.errors import (
     KmsResponseError,
     KmsTimeoutError,
     KmsTransportError,
+    describe_body,
     error_class_for,
+    is_html,
     parse_error_body,
 )
 
@@ -199,6 +201,10 @@ def _from_client_error(err: Any) -> KmsError:
         code = None
     message = str(error.get("Message") or "")
     request_id = metadata.get("RequestId") or response.get(_BODY_REQUEST_ID) or None
+    problem = response.get(_BODY_PROBLEM)
+    if code is None and isinstance(problem, str):
+        # Not S3 XML at all: say what came back instead of botocore's generic reason phrase.
+        message = problem
     if not message:
         operation = getattr(err, "operation_name", None) or "S3 request"
         message = f"{operation} failed"
@@ -212,6 +218,10 @@ def _from_client_error(err: Any) -> KmsError:
 # botocore keeps only the x-amz-request-id header and drops the <RequestId> of an S3 error body,
 # so a before-parse hook carries the body's id along under this key.
 _BODY_REQUEST_ID = "KmsTuiBodyRequestId"
+# ... and what was wrong with an answer that is not S3 XML at all (HTML, JSON, text, cut short):
+# botocore reports a 200 it cannot parse as "500 Internal Server Error", and reads an HTML page
+# on a 200 as an empty answer (no buckets, no encryption), so such a 200 is raised here instead.
+_BODY_PROBLEM = "KmsTuiBodyProblem"
 
 
 def _capture_body_request_id(
@@ -220,11 +230,41 @@ def _capture_body_request_id(
     """Keep the request id an S3 XML error names in its body, for the error we raise."""
     status = response_dict.get("status_code") or 0
     body = response_dict.get("body")
-    if status < 300 or not isinstance(body, bytes):
+    if not isinstance(body, bytes):
+        return
+    headers: Mapping[str, Any] = response_dict.get("headers") or {}
+    problem = _body_problem(status, body, headers)
+    if problem is not None:
+        if status < 300:
+            request_id = headers.get("x-amz-request-id") or None
+            raise KmsResponseError(problem, status=status, request_id=request_id)
+        customized_response_dict[_BODY_PROBLEM] = problem
+    if status < 300:
         return
     _code, _message, request_id = parse_error_body(body)
     if request_id:
         customized_response_dict[_BODY_REQUEST_ID] = request_id
+
+
+def _body_problem(status: int, body: bytes, headers: Mapping[str, Any]) -> str | None:
+    """What is wrong with an answer that is not S3 XML, or None when it is (or is empty)."""
+    declared = str(headers.get("content-length") or headers.get("Content-Length") or "")
+    if declared.isdigit() and int(declared) > len(body):
+        return (
+            f"the server's answer was cut short: {len(body)} of {declared} bytes arrived "
+            "before the connection closed"
+        )
+    text = body.strip()
+    if not text or (text.startswith(b"<") and not is_html(body)):
+        return None
+    if is_html(body):
+        return (
+            f"the server answered {describe_body(body)} instead of S3 XML "
+            "(a proxy or web server in front of the server?)"
+        )
+    if status >= 300 and not text.startswith((b"{", b"[")):
+        return parse_error_body(body)[1]  # a plain-text error: its own words
+    return f"the server answered {describe_body(body)} instead of S3 XML"
 
 
 def _is_no_encryption(err: Any) -> bool:

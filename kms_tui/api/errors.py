@@ -48,8 +48,10 @@ __all__ = [
     "KmsServiceUnavailable",
     "KmsTimeoutError",
     "KmsTransportError",
+    "describe_body",
     "error_class_for",
     "error_from_response",
+    "is_html",
     "parse_error_body",
 ]
 
@@ -92,17 +94,54 @@ class KmsError(Exception):
             f"code={self.code!r}, request_id={self.request_id!r})"
         )
 
+    @property
+    def hint(self) -> str | None:
+        """What happened, in an operator's words, where the server's own message is cryptic."""
+        return None
+
+
+# What a refusal means for the operator, by the S3 code RustFS sends with it.
+_ACCESS_HINTS: dict[str, str] = {
+    "SignatureDoesNotMatch": (
+        "the server refused the signature: the secret key does not belong to this access key "
+        "(check secret_key_env / secret_key in the profile)"
+    ),
+    "InvalidAccessKeyId": (
+        "the server does not know this access key (check access_key in the profile)"
+    ),
+    "UnauthorizedAccess": "no access key was sent (set access_key in the profile)",
+    "InvalidToken": "the session token is not valid (check session_token_env in the profile)",
+    "ExpiredToken": "the session token has expired (get a new one for session_token_env)",
+}
+
 
 class KmsAccessDenied(KmsError):
     """The server refused the credentials or the IAM policy denied the action."""
 
     default_code = "AccessDenied"
 
+    @property
+    def hint(self) -> str | None:
+        """Which part of the credentials to check, or that the policy forbids the action."""
+        return _ACCESS_HINTS.get(
+            self.code or "",
+            "access denied: these credentials are not allowed to do this (the server's IAM "
+            "policy refused it)",
+        )
+
 
 class KmsClockSkewError(KmsAccessDenied):
     """The request time differs from the server's clock by more than it allows (15 minutes)."""
 
     default_code = "RequestTimeTooSkewed"
+
+    @property
+    def hint(self) -> str | None:
+        """Signed requests are refused whatever the credentials: the clocks must be fixed."""
+        return (
+            "the clocks of this machine and the server differ by more than 15 minutes, so the "
+            "server refuses every signed request; set both to the right time (e.g. with NTP)"
+        )
 
 
 class KmsInvalidRequest(KmsError):
@@ -144,17 +183,33 @@ class KmsNotSupported(KmsError):
 
     default_code = "NotImplemented"
 
+    @property
+    def hint(self) -> str | None:
+        """Not a failure of the request: this server lacks the operation."""
+        return "this server does not support this operation"
+
 
 class KmsBackendError(KmsError):
     """The server or its KMS backend failed while handling the request."""
 
     default_code = "InternalError"
 
+    @property
+    def hint(self) -> str | None:
+        """A 5xx says the fault is on the server's side, not in what was asked."""
+        status = f"HTTP {self.status}" if self.status is not None else "an internal error"
+        return f"the server failed while handling the request ({status})"
+
 
 class KmsOperationFailed(KmsError):
     """The server answered HTTP 200 but reported ``success: false``."""
 
     default_code = "OperationFailed"
+
+    @property
+    def hint(self) -> str | None:
+        """The request arrived and was understood; the server could not carry it out."""
+        return "the server reported that the operation failed"
 
 
 class KmsResponseError(KmsError):
@@ -291,6 +346,33 @@ def _from_json_mapping(data: Mapping[str, Any]) -> tuple[str | None, str, str | 
     return code, message, request_id
 
 
+_HTML_MARK = re.compile(r"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def is_html(body: bytes) -> bool:
+    """Whether a body is an HTML page (a proxy's error page, a login portal), not an API answer."""
+    head = body[:2048].decode("utf-8", errors="replace").lstrip()
+    return head.startswith("<") and _HTML_MARK.search(head) is not None
+
+
+def describe_body(body: bytes) -> str:
+    """Name what came back, for messages about answers that are not the API's (``an HTML page``)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "an empty body"
+    if is_html(body):
+        title = _HTML_TITLE.search(text)
+        label = _first_line(_xml_unescape(_strip_tags(title.group(1)))) if title else ""
+        label = label or _first_line(_strip_tags(text), 80)
+        return f'an HTML page "{label}"' if label else "an HTML page"
+    if text.startswith("<"):
+        return "XML"
+    if text.startswith(("{", "[")):
+        return "JSON"
+    return f'plain text "{_first_line(text, 80)}"'
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -317,6 +399,11 @@ def error_from_response(
 ) -> KmsError:
     """Build the exception for one failed HTTP answer of any family."""
     code, message, body_request_id = parse_error_body(body, content_type)
+    if code is None and is_html(body):
+        message = (
+            f"HTTP {status} with {describe_body(body)} instead of an API answer "
+            "(a proxy or web server in front of the KMS?)"
+        )
     if not message:
         message = fallback_message or f"HTTP {status} with no error message"
     cls = error_class_for(status, code, message)

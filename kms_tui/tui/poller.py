@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kms_tui.api.errors import KmsError, KmsTransportError
 from kms_tui.api.models import ServiceState
+from kms_tui.tui.screens.base import error_text, explain
 
 if TYPE_CHECKING:
     from kms_tui.tui.app import KmsTuiApp
@@ -35,6 +36,7 @@ class StatusPoller:
         self.app = app
         self.connector = connector
         self.last_error: str | None = None
+        self.last_refusal: str | None = None  # what the server last refused a poll with
         self._retry_now = asyncio.Event()
         self._connecting = False
 
@@ -86,7 +88,6 @@ class StatusPoller:
         try:
             admin = await context.admin()
             status = await admin.service_status()
-            kms_status = await admin.status() if status.state is ServiceState.RUNNING else None
         except KmsTransportError as err:
             self._lost(context, err)
             return False
@@ -94,11 +95,18 @@ class StatusPoller:
             if context.failure is err:
                 self._lost(context, err)
                 return False
-            # The server answered (e.g. 403): connected, but say what it refused.
-            if context is app.context:
-                app.connection_state = "connected"
-                self.note_error("poll", err)
+            self._refused(context, err)
             return True
+        refusal: KmsError | None = None
+        kms_status = None
+        if status.state is ServiceState.RUNNING:
+            try:
+                kms_status = await admin.status()
+            except KmsTransportError as err:
+                self._lost(context, err)
+                return False
+            except KmsError as err:
+                refusal = err
         if context is not app.context:
             return True
         if app.connection_state != "connected":
@@ -107,13 +115,31 @@ class StatusPoller:
                 app.notify(f"connected to {context.endpoint_label}", title="Reconnected")
             self.last_error = None
         app.service_status = status
-        app.kms_status = kms_status
+        if refusal is None:
+            app.kms_status = kms_status
+            self.last_refusal = None
         app.connection_state = "connected"
+        if refusal is not None:
+            self._refused(context, refusal)
         return True
+
+    def _refused(self, context: AppContext, err: KmsError) -> None:
+        """The server answered but refused or garbled the poll: connected, said once per cause."""
+        app = self.app
+        if context is not app.context:
+            return
+        if app.connection_state != "connected" and self.last_error is not None:
+            context.activity.record("reconnect", context.endpoint_label, True)
+            self.last_error = None
+        app.connection_state = "connected"
+        if self.last_refusal != err.message:
+            self.note_error("poll", err)
+        self.last_refusal = err.message
 
     def forget(self) -> None:
         """A new context (profile switch): no error carried over."""
         self.last_error = None
+        self.last_refusal = None
 
     def _lost(self, context: AppContext, err: KmsError) -> None:
         app = self.app
@@ -121,6 +147,7 @@ class StatusPoller:
             return
         first = app.connection_state != "disconnected"
         app.connection_state = "disconnected"
+        self.last_refusal = None  # after the outage, a refusal is news again
         if first or self.last_error != err.message:
             self.note_error("connect", err)
         self.last_error = err.message
@@ -129,6 +156,6 @@ class StatusPoller:
         """Record a failure of the app's own calls and notify it with the request id."""
         context = self.app.context
         context.activity.record(
-            action, context.endpoint_label, False, message=err.message, request_id=err.request_id
+            action, context.endpoint_label, False, message=explain(err), request_id=err.request_id
         )
-        self.app.notify(str(err), title=f"{action} failed", severity="error")
+        self.app.notify(error_text(err), title=f"{action} failed", severity="error")

@@ -19,12 +19,21 @@ from kms_tui.tui.widgets.header import MAIN_HINT, KmsHeader
 if TYPE_CHECKING:
     from kms_tui.api.models import KmsStatus
 
-__all__ = ["KmsScreen", "error_text"]
+__all__ = ["KmsScreen", "error_text", "explain"]
+
+
+def explain(err: KmsError) -> str:
+    """What happened in an operator's words (where the error has them), then the server's."""
+    message = err.message or type(err).__name__
+    hint = err.hint
+    if hint and hint.lower() not in message.lower():
+        return f"{hint} (server: {message})"
+    return message
 
 
 def error_text(err: KmsError) -> str:
-    """The server's message, with its request id when it gave one."""
-    text = err.message or type(err).__name__
+    """:func:`explain`, with the request id when the server gave one."""
+    text = explain(err)
     if err.request_id:
         text += f" (request id {err.request_id})"
     return text
@@ -123,7 +132,7 @@ class KmsScreen(Screen[None]):
         where = f" {target}" if target else ""
         self.notify(error_text(err), title=f"{action}{where} failed", severity="error")
         self.ctx.activity.record(
-            action, target, False, message=err.message, request_id=err.request_id
+            action, target, False, message=explain(err), request_id=err.request_id
         )
 
     def report_done(self, action: str, target: str | None, message: str) -> None:
