@@ -89,6 +89,8 @@ class KmsTuiApp(App[None]):
     kms_status: reactive[KmsStatus | None] = reactive(None, always_update=True)
     service_status: reactive[ServiceStatus | None] = reactive(None, always_update=True)
     connection_state: reactive[str] = reactive("connecting")
+    # The server answers but refuses (or garbles) the status poll: the header says so.
+    poll_refused: reactive[bool] = reactive(False)
     context_generation: reactive[int] = reactive(0)
 
     def __init__(
@@ -257,6 +259,7 @@ class KmsTuiApp(App[None]):
         self.service_status = None
         self.kms_status = None
         self.connection_state = "connecting"
+        self.poll_refused = False
         self.poller.forget()
         self.context_generation += 1
         context.activity.record("switch profile", context.profile_name, True)

@@ -118,6 +118,7 @@ class StatusPoller:
         if refusal is None:
             app.kms_status = kms_status
             self.last_refusal = None
+            app.poll_refused = False
         app.connection_state = "connected"
         if refusal is not None:
             self._refused(context, refusal)
@@ -135,6 +136,7 @@ class StatusPoller:
         if self.last_refusal != err.message:
             self.note_error("poll", err)
         self.last_refusal = err.message
+        app.poll_refused = True
 
     def forget(self) -> None:
         """A new context (profile switch): no error carried over."""
@@ -148,6 +150,7 @@ class StatusPoller:
         first = app.connection_state != "disconnected"
         app.connection_state = "disconnected"
         self.last_refusal = None  # after the outage, a refusal is news again
+        app.poll_refused = False
         if first or self.last_error != err.message:
             self.note_error("connect", err)
         self.last_error = err.message

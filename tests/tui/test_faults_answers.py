@@ -24,6 +24,7 @@ from kms_tui.tui.dialogs.create_key import CreateKeyDialog
 from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE, DataKeysScreen
 from kms_tui.tui.screens.keys import KeysScreen
+from kms_tui.tui.widgets.header import KmsHeader
 from tests.fakes.misbehaving import (
     Fault,
     MisbehavingServer,
@@ -215,10 +216,13 @@ async def test_bad_answer_to_the_status_poll_is_said_once_and_survived(
         assert len(titled(notes, "poll failed")) == 1
         await still_responsive(app, pilot)
         assert screen.key_table.total_count == len(SEEDED_KEY_IDS)
+        header = app.screen.query_one(KmsHeader)
+        assert "Running · status refused (a shows why)" in header.plain_line
         # Once the server answers properly again, the refusal is forgotten.
         bad.heal()
         await wait_until(pilot, lambda: app.poller.last_refusal is None)
         assert app.connection_state == "connected"
+        await wait_until(pilot, lambda: "refused" not in header.plain_line)
         no_unexpected_errors(app, notes)
 
 

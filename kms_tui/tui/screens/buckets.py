@@ -27,7 +27,7 @@ from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
 from kms_tui.tui.formatting import format_date
-from kms_tui.tui.screens.base import KmsScreen
+from kms_tui.tui.screens.base import KmsScreen, error_text
 from kms_tui.tui.styles import style_path
 
 __all__ = ["BucketRow", "BucketsScreen", "key_warning_for"]
@@ -168,7 +168,7 @@ class BucketsScreen(KmsScreen):
                 )
                 warnings = dict(zip(key_ids, found, strict=True))
         except KmsError as err:
-            status.update(f"could not list buckets: {err.message}")
+            status.update(f"could not list buckets: {error_text(err)}")
             self.report_error("list buckets", None, err)
             return
         rows = []

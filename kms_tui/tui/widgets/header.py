@@ -12,27 +12,36 @@ __all__ = ["KmsHeader", "MAIN_HINT", "header_text", "state_label"]
 MAIN_HINT = "? help  / filter  c create  d delete  : commands  q quit"
 
 
-def state_label(connection_state: str, service_status: Any) -> str:
-    """Connecting / disconnected while there is no link, else the service's own state."""
+def state_label(connection_state: str, service_status: Any, refused: bool = False) -> str:
+    """Connecting / disconnected while there is no link, else the service's own state.
+
+    ``refused``: the server answers but refuses the status poll (see the activity log).
+    """
     if connection_state == "connecting":
         return "connecting…"
     if connection_state == "disconnected":
         return "disconnected (r retries)"
+    suffix = " · status refused (a shows why)" if refused else ""
     if service_status is None:
-        return "connected"
+        return "connected" + suffix
     state = str(service_status.state)
     if state == "Error" and service_status.error_message:
-        return f"Error: {service_status.error_message}"
-    return state
+        return f"Error: {service_status.error_message}{suffix}"
+    return state + suffix
 
 
 def header_text(
-    profile: str, endpoint: str, connection_state: str, service_status: Any, read_only: bool
+    profile: str,
+    endpoint: str,
+    connection_state: str,
+    service_status: Any,
+    read_only: bool,
+    refused: bool = False,
 ) -> Text:
     """The header's first line, styled: profile │ endpoint │ state [│ READ-ONLY]."""
-    state = state_label(connection_state, service_status)
+    state = state_label(connection_state, service_status, refused)
     state_style = "bold green" if state == "Running" else "bold yellow"
-    if connection_state == "disconnected" or state.startswith("Error"):
+    if connection_state == "disconnected" or state.startswith("Error") or refused:
         state_style = "bold red"
     line = Text.assemble(
         ("kms-tui", "bold"),
@@ -68,7 +77,7 @@ class KmsHeader(Static):
 
     def on_mount(self) -> None:
         """Follow the app's connection and service state."""
-        for name in ("connection_state", "service_status", "context_generation"):
+        for name in ("connection_state", "service_status", "context_generation", "poll_refused"):
             if hasattr(self.app, name):
                 self.watch(self.app, name, self._changed, init=False)
         self._changed()
@@ -82,6 +91,7 @@ class KmsHeader(Static):
             app.connection_state,
             app.service_status,
             context.read_only,
+            bool(getattr(app, "poll_refused", False)),
         )
         self.plain_line = line.plain
         self.update(Text.assemble(line, "\n", (self.hint, "dim")))
