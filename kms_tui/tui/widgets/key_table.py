@@ -191,8 +191,10 @@ class KeyTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._rows: dict[str, KeyRow] = {}
+        # Every row in the current sort order, and the rows passing the filter in that order:
+        # a filter keystroke only narrows or re-filters; it never sorts.
+        self._sorted: list[KeyRow] = []
         self._visible: list[KeyRow] = []
-        self._index: dict[str, int] = {}
         self._marked: set[str] = set()
         self._longest_id = 0
         self.filter_text = ""
@@ -239,10 +241,15 @@ class KeyTable(ScrollView, can_focus=True):
         self._rows.clear()
         self._longest_id = 0
         self._marked.clear()
-        self._rebuild()
+        self._sorted = []
+        self._refilter()
 
     def add_rows(self, rows: Iterable[KeyRow]) -> None:
-        """Merge a streamed batch: new rows are appended and sorted in, known ones replaced."""
+        """Merge a streamed batch: new rows are sorted in, known ones replaced.
+
+        A batch that sorts after every row held (a listing in id order, sorted by id) is
+        appended as it is, so streaming 100,000 keys page by page stays linear.
+        """
         fresh: list[KeyRow] = []
         replaced = False
         for row in rows:
@@ -253,18 +260,27 @@ class KeyTable(ScrollView, can_focus=True):
             self._rows[row.key_id] = row
             self._longest_id = max(self._longest_id, len(row.key_id))
         if replaced:
-            self._rebuild()
+            self._resort()
+            return
+        if not fresh:
+            return
+        sort_key = self._sort_key()
+        fresh.sort(key=sort_key, reverse=self.sort_reverse)
+        in_order = not self._sorted or self._in_order(self._sorted[-1], fresh[0], sort_key)
+        self._sorted.extend(fresh)
+        if not in_order:
+            self._resort()
             return
         needle = self.filter_text.lower()
         self._visible.extend(row for row in fresh if needle in row.search_text)
-        self._sort_and_index()
+        self._changed()
 
     def replace_all(self, rows: Iterable[KeyRow]) -> None:
         """Swap in a fresh listing at once, keeping marks and the cursor on surviving keys."""
         self._rows = {row.key_id: row for row in rows}
         self._longest_id = max((len(key_id) for key_id in self._rows), default=0)
         self._marked &= self._rows.keys()
-        self._rebuild()
+        self._resort()
 
     @property
     def all_key_ids(self) -> list[str]:
@@ -274,19 +290,21 @@ class KeyTable(ScrollView, can_focus=True):
     def update_row(self, row: KeyRow) -> None:
         """Replace (or add) one key after an action changed it."""
         self._rows[row.key_id] = row
-        self._rebuild()
+        self._resort()
 
     def remove_rows(self, key_ids: Iterable[str]) -> None:
         """Drop keys that no longer exist."""
         for key_id in key_ids:
             self._rows.pop(key_id, None)
             self._marked.discard(key_id)
-        self._rebuild()
+        self._resort()
 
     def set_filter(self, text: str) -> None:
         """Keep only rows whose id, description or tags contain ``text`` (case-insensitive)."""
+        narrowing = text.lower().startswith(self.filter_text.lower())
         self.filter_text = text
-        self._rebuild()
+        # Typing one more character only narrows what is shown: search the visible rows.
+        self._refilter(self._visible if narrowing else self._sorted)
 
     def sort_by(self, column: str, *, reverse: bool | None = None) -> None:
         """Sort by a column name from :data:`COLUMNS`; the same column again flips direction."""
@@ -296,34 +314,57 @@ class KeyTable(ScrollView, can_focus=True):
             reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column = column
         self.sort_reverse = reverse
-        self._sort_and_index()
+        self._resort()
 
     def move_to(self, key_id: str) -> bool:
         """Put the cursor on a key, clearing the filter if it hides the key."""
         if key_id not in self._rows:
             return False
-        if key_id not in self._index:
+        position = self._position(key_id)
+        if position is None:
             self.set_filter("")
-        self._set_cursor(self._index[key_id])
+            position = self._position(key_id)
+        if position is not None:
+            self._set_cursor(position)
         return True
 
-    def _rebuild(self) -> None:
-        needle = self.filter_text.lower()
-        if needle:
-            self._visible = [row for row in self._rows.values() if needle in row.search_text]
-        else:
-            self._visible = list(self._rows.values())
-        self._sort_and_index()
+    def _position(self, key_id: str) -> int | None:
+        """Where ``key_id`` is among the visible rows (a C-speed identity scan), if it is."""
+        row = self._rows.get(key_id)
+        if row is None:
+            return None
+        try:
+            return self._visible.index(row)
+        except ValueError:
+            return None
 
-    def _sort_and_index(self) -> None:
-        current = self._last_highlighted
-        column = COLUMNS[_COLUMN_NAMES.index(self.sort_column)]
-        # Timsort finds the sorted run plus the appended batch, so streaming stays linear.
-        self._visible.sort(key=column.sort_key, reverse=self.sort_reverse)
-        self._index = {row.key_id: position for position, row in enumerate(self._visible)}
+    def _sort_key(self) -> Callable[[KeyRow], Any]:
+        return COLUMNS[_COLUMN_NAMES.index(self.sort_column)].sort_key
+
+    def _in_order(self, before: KeyRow, after: KeyRow, sort_key: Callable[[KeyRow], Any]) -> bool:
+        first, second = sort_key(before), sort_key(after)
+        return bool(first >= second) if self.sort_reverse else bool(first <= second)
+
+    def _resort(self) -> None:
+        """Sort every row again (a changed row, a new column) and filter them."""
+        self._sorted = list(self._rows.values())
+        self._sorted.sort(key=self._sort_key(), reverse=self.sort_reverse)
+        self._refilter()
+
+    def _refilter(self, source: list[KeyRow] | None = None) -> None:
+        rows = self._sorted if source is None else source
+        needle = self.filter_text.lower()
+        self._visible = [row for row in rows if needle in row.search_text] if needle else rows[:]
+        self._changed()
+
+    def _changed(self) -> None:
+        """The visible rows changed: size, cursor (kept on its key when it can be) and repaint."""
         self.virtual_size = Size(self.virtual_size.width, len(self._visible) + 1)
-        target = self._index.get(current, self.cursor_row) if current else self.cursor_row
-        self._set_cursor(target, scroll=current is not None and current in self._index)
+        current = self._last_highlighted
+        position = self._position(current) if current else None
+        self._set_cursor(
+            position if position is not None else self.cursor_row, scroll=position is not None
+        )
         self.refresh()
 
     # --- cursor ----------------------------------------------------------------------------
