@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -12,26 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, RadioButton, RadioSet
 
-from kms_tui.api.buckets import SSE_KMS, SSE_S3, BucketEncryption
+from kms_tui.api.buckets import BucketEncryption
+from kms_tui.tui.dialogs.form_rules import EncryptionChoice, encryption_rules
 from kms_tui.tui.dialogs.key_picker import AdminLoader, KeyPickerDialog
 from kms_tui.tui.styles import style_path
 
 __all__ = ["BucketEncryptionDialog", "EncryptionChoice"]
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptionChoice:
-    """What the user chose: ``AES256`` (SSE-S3) or ``aws:kms`` with the key id."""
-
-    algorithm: str
-    kms_key_id: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How the choice reads in notifications and the activity log."""
-        if self.algorithm == SSE_KMS:
-            return f"SSE-KMS with {self.kms_key_id}"
-        return "SSE-S3"
 
 
 class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
@@ -55,7 +40,9 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(f"Default encryption for {self.bucket}", classes="dialog-title")
+            yield Label(
+                f"Default encryption for {self.bucket}", classes="dialog-title", markup=False
+            )
             with RadioSet(id="algorithm"):
                 yield RadioButton(
                     "SSE-S3 (keys managed by the server)", id="sse-s3", value=not self.use_kms
@@ -64,7 +51,7 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
             yield Label("KMS key", classes="field-label")
             yield Label(self._key_text(), id="kms-key", markup=False)
             yield Button("Choose key… (k)", id="pick-key")
-            yield Label("", id="encryption-error", classes="field-error")
+            yield Label("", id="encryption-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", id="apply", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -109,12 +96,14 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
 
     @property
     def choice(self) -> EncryptionChoice | None:
-        """The current choice, or None while SSE-KMS has no key."""
-        if not self.use_kms:
-            return EncryptionChoice(SSE_S3)
-        if self.kms_key_id is None:
-            return None
-        return EncryptionChoice(SSE_KMS, self.kms_key_id)
+        """The current choice, or None while SSE-KMS has no usable key."""
+        return encryption_rules(self.use_kms, self.kms_key_id).value
+
+    @property
+    def field_error(self) -> str | None:
+        """The problem shown under the key, if any (tests read it)."""
+        error = self.query_one("#encryption-error", Label)
+        return str(error.content) if error.has_class("visible") else None
 
     @on(Button.Pressed)
     def _button_pressed(self, event: Button.Pressed) -> None:
@@ -127,12 +116,12 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
             self.dismiss(None)
 
     def action_apply(self) -> None:
-        """Dismiss with the choice, or say what is missing."""
-        choice = self.choice
-        if choice is None:
-            self._show_error("SSE-KMS needs a key: press k to choose one")
+        """Dismiss with the choice, or say at the key what is missing."""
+        check = encryption_rules(self.use_kms, self.kms_key_id)
+        if check.value is None:
+            self._show_error(check.problems.get("kms_key"))
             return
-        self.dismiss(choice)
+        self.dismiss(check.value)
 
     def action_cancel(self) -> None:
         """Escape changes nothing."""

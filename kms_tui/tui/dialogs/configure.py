@@ -14,18 +14,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, Static
+from textual.widgets import Button, Checkbox, Label, Select, Static
 
 from kms_tui.api.backends import BackendConfig, FieldProblem
 from kms_tui.api.errors import KmsError
 from kms_tui.api.models import ServiceState, ServiceStatus
+from kms_tui.tui.dialogs.configure_rules import build_config
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.config_fields import (
     AUTH_METHODS,
     BACKENDS,
     FIELDS,
     FieldRow,
-    build_config,
+    field_dom_id,
     group_visible,
     prefill,
 )
@@ -56,6 +57,7 @@ class ConfigureDialog(ModalScreen[bool]):
         self.status = status
         self.send = send
         summary = status.config_summary if status is not None else None
+        self.summary = summary
         self.existing = summary is not None
         self.running = status is not None and status.state == ServiceState.RUNNING
         self.backend, self.auth, self._initial = prefill(summary)
@@ -74,6 +76,9 @@ class ConfigureDialog(ModalScreen[bool]):
                     value=self.backend,
                     allow_blank=False,
                     id="configure-backend",
+                )
+                yield Static(
+                    "", id="configure-backend-problem", classes="field-error", markup=False
                 )
                 yield Static(
                     _LOCAL_FROZEN if self.existing_local else "",
@@ -121,9 +126,11 @@ class ConfigureDialog(ModalScreen[bool]):
         vault = group_visible("vault", self.backend, self.auth)
         for widget in self.query(".group-vault"):
             widget.display = vault
-        self.query_one("#configure-note", Static).display = (
-            self.existing_local and self.backend == "Local"
-        )
+        frozen = self.existing_local and self.backend == "Local"
+        self.query_one("#configure-note", Static).display = frozen
+        # The server keeps a Local config's development flag whatever is sent.
+        flag = self.query_one(f"#{field_dom_id('allow_insecure_dev_defaults')}", Checkbox)
+        flag.disabled = frozen
 
     def values(self) -> dict[str, str | bool]:
         """Every field's current value, by request field name."""
@@ -137,19 +144,27 @@ class ConfigureDialog(ModalScreen[bool]):
         raise KeyError(name)
 
     def problems_shown(self) -> dict[str, str]:
-        """Field name → reason, for every field currently marked invalid."""
-        return {
+        """Field name → reason, for every field currently marked invalid (``backend_type`` too)."""
+        shown = {
             row.spec.name: row.problem
             for row in self.query(FieldRow)
             if row.problem is not None and row.display
         }
+        backend = self.query_one("#configure-backend-problem", Static)
+        if backend.has_class("visible"):
+            shown["backend_type"] = str(backend.content)
+        return shown
 
     def _show_problems(self, problems: list[FieldProblem]) -> None:
         by_field: dict[str, list[str]] = {}
         for problem in problems:
             by_field.setdefault(problem.field, []).append(problem.message)
         unplaced: list[str] = []
-        names = set()
+        names = {"backend_type"}
+        backend_messages = by_field.get("backend_type")
+        backend_note = self.query_one("#configure-backend-problem", Static)
+        backend_note.update("; ".join(backend_messages) if backend_messages else "")
+        backend_note.set_class(backend_messages is not None, "visible")
         for row in self.query(FieldRow):
             names.add(row.spec.name)
             messages = by_field.get(row.spec.name)
@@ -187,7 +202,7 @@ class ConfigureDialog(ModalScreen[bool]):
     def action_submit(self) -> None:
         """Check the form as the server would; send only when nothing is wrong."""
         config, problems = build_config(
-            self.backend, self.auth, self.values(), existing=self.existing
+            self.backend, self.auth, self.values(), current=self.summary
         )
         self._show_problems(problems)
         if config is None or problems:

@@ -46,7 +46,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.dialog_title, classes="dialog-title")
+            yield Label(self.dialog_title, classes="dialog-title", markup=False)
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
@@ -86,8 +86,10 @@ class FormDialog(ModalScreen[_ResultT | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.title_text, classes="dialog-title")
-            error = Static(self.server_error or "", id="server-error", classes="server-error")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            error = Static(
+                self.server_error or "", id="server-error", classes="server-error", markup=False
+            )
             if self.server_error:
                 error.add_class("visible")
             yield error
@@ -105,9 +107,9 @@ class FormDialog(ModalScreen[_ResultT | None]):
         label: str, input_id: str, value: str = "", *, placeholder: str = ""
     ) -> ComposeResult:
         """A labelled input with a place for its error underneath."""
-        yield Label(label, classes="field-label")
+        yield Label(label, classes="field-label", markup=False)
         yield Input(value=value, placeholder=placeholder, id=input_id)
-        yield Static("", id=f"{input_id}-error", classes="field-error")
+        yield Static("", id=f"{input_id}-error", classes="field-error", markup=False)
 
     def value(self, input_id: str) -> str:
         """What is typed in one field."""

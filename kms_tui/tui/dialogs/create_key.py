@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-
 from textual.app import ComposeResult
 
 from kms_tui.tui.dialogs.confirm import FormDialog
-from kms_tui.tui.formatting import FieldError, parse_tags, validate_key_name
+from kms_tui.tui.dialogs.form_rules import CreateKeyRequest, create_key_rules
 
 __all__ = ["CreateKeyDialog", "CreateKeyRequest"]
 
-
-@dataclass(frozen=True, slots=True)
-class CreateKeyRequest:
-    """What to create, plus the text as typed so a refused form reopens unchanged."""
-
-    description: str | None
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    name: str | None = None
-    tags_text: str = ""
+_FIELDS = ("description", "tags", "name")
 
 
 class CreateKeyDialog(FormDialog[CreateKeyRequest]):
@@ -58,34 +46,7 @@ class CreateKeyDialog(FormDialog[CreateKeyRequest]):
         self.query_one("#description").focus()
 
     def collect(self) -> CreateKeyRequest | None:
-        tags_text = self.value("tags")
-        name_text = self.value("name")
-        ok = True
-        tags: dict[str, str] = {}
-        try:
-            tags = parse_tags(tags_text)
-            if "name" in tags:
-                raise FieldError("set the name in the Name field, not as a tag")
-            self.set_field_error("tags", None)
-        except FieldError as err:
-            self.set_field_error("tags", str(err))
-            ok = False
-        name: str | None = None
-        if name_text:
-            try:
-                name = validate_key_name(name_text)
-                self.set_field_error("name", None)
-            except FieldError as err:
-                self.set_field_error("name", str(err))
-                ok = False
-        else:
-            self.set_field_error("name", None)
-        if not ok:
-            return None
-        description = self.value("description")
-        return CreateKeyRequest(
-            description=description or None,
-            tags=MappingProxyType(tags),
-            name=name,
-            tags_text=tags_text,
-        )
+        check = create_key_rules(self.value("description"), self.value("tags"), self.value("name"))
+        for field_id in _FIELDS:
+            self.set_field_error(field_id, check.problems.get(field_id))
+        return check.value

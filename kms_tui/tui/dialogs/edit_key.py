@@ -10,18 +10,10 @@ from textual.app import ComposeResult
 from textual.widgets import Label
 
 from kms_tui.tui.dialogs.confirm import FormDialog
-from kms_tui.tui.formatting import FieldError, format_tags, parse_tags
+from kms_tui.tui.dialogs.form_rules import EditKeyRequest, edit_key_rules
+from kms_tui.tui.formatting import format_tags
 
 __all__ = ["EditKeyDialog", "EditKeyRequest", "KeyEdits"]
-
-
-@dataclass(frozen=True, slots=True)
-class EditKeyRequest:
-    """The description and tags as they should be, plus the text as typed."""
-
-    description: str
-    tags: Mapping[str, str]
-    tags_text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +62,15 @@ class EditKeyDialog(FormDialog[EditKeyRequest]):
         self.title_text = f"Edit key {key_id}"
         self.name_tag = tags.get("name")
         editable = {k: v for k, v in tags.items() if k != "name"}
+        self.current_description = description
+        self.current_tags: Mapping[str, str] = MappingProxyType(editable)
         self.initial = initial or EditKeyRequest(
             description=description, tags=editable, tags_text=format_tags(editable)
         )
 
     def compose_fields(self) -> ComposeResult:
         if self.name_tag is not None:
-            yield Label(f"name={self.name_tag} (identifies the key; not editable)")
+            yield Label(f"name={self.name_tag} (identifies the key; not editable)", markup=False)
         yield from self.field("Description", "description", self.initial.description)
         yield from self.field("Tags (key=value, comma separated)", "tags", self.initial.tags_text)
 
@@ -84,17 +78,12 @@ class EditKeyDialog(FormDialog[EditKeyRequest]):
         self.query_one("#description").focus()
 
     def collect(self) -> EditKeyRequest | None:
-        tags_text = self.value("tags")
-        try:
-            tags = parse_tags(tags_text)
-            if "name" in tags:
-                raise FieldError("the name tag identifies the key and cannot be changed")
-        except FieldError as err:
-            self.set_field_error("tags", str(err))
-            return None
-        self.set_field_error("tags", None)
-        return EditKeyRequest(
-            description=self.value("description"),
-            tags=MappingProxyType(tags),
-            tags_text=tags_text,
+        check = edit_key_rules(
+            self.value("description"),
+            self.value("tags"),
+            current_description=self.current_description,
+            current_tags=self.current_tags,
         )
+        for field_id in ("description", "tags"):
+            self.set_field_error(field_id, check.problems.get(field_id))
+        return check.value

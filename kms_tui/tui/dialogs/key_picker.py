@@ -70,9 +70,11 @@ class KeyPickerDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.dialog_title, classes="dialog-title")
+            yield Label(self.dialog_title, classes="dialog-title", markup=False)
             yield Input(placeholder="filter by id, description or tag", id="key-filter")
-            yield Label("loading keys…", id="key-picker-status", classes="field-label")
+            yield Label(
+                "loading keys…", id="key-picker-status", classes="field-label", markup=False
+            )
             yield OptionList(id="key-options", classes="results-list")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Choose", id="choose", variant="primary")
@@ -95,7 +97,7 @@ class KeyPickerDialog(ModalScreen[str | None]):
         except KmsError as err:
             self.keys_loading = False
             status.update(f"could not list keys: {err}")
-            self.notify(str(err), title="Listing keys failed", severity="error")
+            self.notify(str(err), title="Listing keys failed", severity="error", markup=False)
             return
         self.keys_loading = False
         self._rebuild_options()

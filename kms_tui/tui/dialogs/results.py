@@ -47,7 +47,7 @@ class ResultsDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.dialog_title, classes="dialog-title")
+            yield Label(self.dialog_title, classes="dialog-title", markup=False)
             yield Static(self.summary, id="summary", classes="dialog-body")
             with VerticalScroll(classes="results-list"):
                 for result in self.results:

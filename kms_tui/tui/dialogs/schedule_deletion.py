@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -14,26 +13,12 @@ from textual.widgets import Button, Label, Static
 
 from kms_tui.api.models import KeyDeletion
 from kms_tui.tui.dialogs.confirm import FormDialog
-from kms_tui.tui.formatting import (
-    MAX_WINDOW_DAYS,
-    MIN_WINDOW_DAYS,
-    FieldError,
-    format_date,
-    parse_window_days,
-)
+from kms_tui.tui.dialogs.form_rules import ScheduleDeletionRequest, schedule_deletion_rules
+from kms_tui.tui.formatting import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, format_date
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.key_detail import impact_lines
 
 __all__ = ["DeletionImpactDialog", "ScheduleDeletionDialog", "ScheduleDeletionRequest"]
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleDeletionRequest:
-    """The confirmed window, and the text typed so a refused form reopens unchanged."""
-
-    pending_window_days: int
-    window_text: str
-    confirmation_text: str
 
 
 class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):
@@ -87,24 +72,12 @@ class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):
         self.query_one("#confirmation").focus()
 
     def collect(self) -> ScheduleDeletionRequest | None:
-        window_text = self.value("window")
-        confirmation = self.value("confirmation")
-        days: int | None = None
-        try:
-            days = parse_window_days(window_text)
-            self.set_field_error("window", None)
-        except FieldError as err:
-            self.set_field_error("window", str(err))
-        if confirmation.strip() != self.expected:
-            self.set_field_error(
-                "confirmation",
-                "does not match; nothing will be sent" if confirmation else "required",
-            )
-            return None
-        self.set_field_error("confirmation", None)
-        if days is None:
-            return None
-        return ScheduleDeletionRequest(days, window_text, confirmation)
+        check = schedule_deletion_rules(
+            self.value("window"), self.value("confirmation"), self.expected
+        )
+        for field_id in ("window", "confirmation"):
+            self.set_field_error(field_id, check.problems.get(field_id))
+        return check.value
 
 
 class DeletionImpactDialog(ModalScreen[None]):

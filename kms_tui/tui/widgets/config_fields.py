@@ -1,12 +1,12 @@
-"""The configure form's fields per backend, and turning what was typed into a config object.
+"""The configure form's fields per backend, prefilled from the server's configuration.
 
 Field names are the request fields of :mod:`kms_tui.api.backends` (dotted for ``auth_method``)
-so each :class:`~kms_tui.api.backends.FieldProblem` lands on the input it concerns.
+so each :class:`~kms_tui.api.backends.FieldProblem` lands on the input it concerns; the rules
+that turn the typed values into a config live in :mod:`kms_tui.tui.dialogs.configure_rules`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,23 +14,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, Label, Static
 
-from kms_tui.api.backends import (
-    BackendConfig,
-    FieldProblem,
-    LocalConfig,
-    VaultAppRoleAuth,
-    VaultAuth,
-    VaultKv2Config,
-    VaultTokenAuth,
-    VaultTransitConfig,
-    parse_file_mode,
-)
 from kms_tui.api.models import (
     ConfigSummary,
     LocalBackendSummary,
     VaultKv2BackendSummary,
     VaultTransitBackendSummary,
 )
+from kms_tui.tui.dialogs.configure_rules import FormValues, build_config, frozen_local_dev_flag
 
 __all__ = [
     "BACKENDS",
@@ -45,7 +35,6 @@ __all__ = [
 ]
 
 FieldKind = Literal["text", "secret", "int", "mode", "bool"]
-FormValues = Mapping[str, str | bool]
 
 # Backend choices of the form: (select value, label).
 BACKENDS: tuple[tuple[str, str], ...] = (
@@ -119,107 +108,6 @@ def group_visible(group: str, backend: str, auth: str) -> bool:
     }.get(group, False)
 
 
-class _Reader:
-    """Reads typed text into optional values, collecting a problem per unreadable field."""
-
-    def __init__(self, values: FormValues) -> None:
-        self.values = values
-        self.problems: list[FieldProblem] = []
-
-    def text(self, name: str) -> str | None:
-        value = self.values.get(name, "")
-        if isinstance(value, bool):
-            return None
-        return value.strip() or None
-
-    def raw(self, name: str) -> str:
-        value = self.values.get(name, "")
-        return "" if isinstance(value, bool) else value
-
-    def flag(self, name: str) -> bool:
-        return self.values.get(name) is True
-
-    def number(self, name: str) -> int | None:
-        text = self.text(name)
-        if text is None:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            self.problems.append(FieldProblem(name, f"{name} must be a whole number"))
-            return None
-
-    def mode(self, name: str) -> int | None:
-        text = self.text(name)
-        if text is None:
-            return None
-        try:
-            return parse_file_mode(text)
-        except ValueError as err:
-            self.problems.append(FieldProblem(name, str(err)))
-            return None
-
-
-def _auth(read: _Reader, auth: str) -> VaultAuth:
-    if auth == "AppRole":
-        return VaultAppRoleAuth(
-            role_id=read.raw("auth_method.role_id").strip(),
-            secret_id=read.text("auth_method.secret_id"),
-            secret_id_file=read.text("auth_method.secret_id_file"),
-            mount=read.text("auth_method.mount"),
-        )
-    return VaultTokenAuth(token=read.raw("auth_method.token").strip())
-
-
-def build_config(
-    backend: str, auth: str, values: FormValues, *, existing: bool
-) -> tuple[BackendConfig | None, list[FieldProblem]]:
-    """The config the form describes and every problem the server would refuse it for.
-
-    ``existing`` is whether the server already holds a configuration (so a blank master key
-    or token keeps the current one). The config is None when any field is unreadable.
-    """
-    read = _Reader(values)
-    common = {
-        "default_key_id": read.text("default_key_id"),
-        "timeout_seconds": read.number("timeout_seconds"),
-        "retry_attempts": read.number("retry_attempts"),
-        "enable_cache": read.flag("enable_cache"),
-        "max_cached_keys": read.number("max_cached_keys"),
-        "cache_ttl_seconds": read.number("cache_ttl_seconds"),
-        "allow_insecure_dev_defaults": read.flag("allow_insecure_dev_defaults"),
-    }
-    config: BackendConfig
-    if backend == "Local":
-        config = LocalConfig(
-            key_dir=read.raw("key_dir").strip(),
-            master_key=read.text("master_key"),
-            file_permissions=read.mode("file_permissions"),
-            **common,  # type: ignore[arg-type]
-        )
-    elif backend in ("VaultKV2", "VaultTransit"):
-        vault = {
-            "address": read.raw("address").strip(),
-            "auth_method": _auth(read, auth),
-            "namespace": read.text("namespace"),
-            "mount_path": read.text("mount_path"),
-            "skip_tls_verify": read.flag("skip_tls_verify") or None,
-        }
-        if backend == "VaultKV2":
-            config = VaultKv2Config(
-                kv_mount=read.text("kv_mount"),
-                key_path_prefix=read.text("key_path_prefix"),
-                **vault,  # type: ignore[arg-type]
-                **common,  # type: ignore[arg-type]
-            )
-        else:
-            config = VaultTransitConfig(**vault, **common)  # type: ignore[arg-type]
-    else:
-        return None, [FieldProblem("backend_type", f"unsupported backend {backend!r}")]
-    problems = read.problems + config.validate(reconfigure=existing)
-    return (None if read.problems else config), problems
-
-
 def prefill(summary: ConfigSummary | None) -> tuple[str, str, dict[str, str | bool]]:
     """Backend, auth method and field values from the running config; secrets stay blank."""
     values: dict[str, str | bool] = {"enable_cache": True}
@@ -241,9 +129,8 @@ def prefill(summary: ConfigSummary | None) -> tuple[str, str, dict[str, str | bo
         values["key_dir"] = backend_summary.key_dir
         if backend_summary.file_permissions is not None:
             values["file_permissions"] = f"0{backend_summary.file_permissions:o}"
-        # The server only accepted a key_dir under a temp dir with the dev flag, and the flag is
-        # frozen for Local; tick it so the local check agrees with what the server will do.
-        values["allow_insecure_dev_defaults"] = _under_temp(backend_summary.key_dir)
+        # The flag is frozen for Local; tick it as the server must have it (see the rule).
+        values["allow_insecure_dev_defaults"] = frozen_local_dev_flag(backend_summary.key_dir)
     elif isinstance(backend_summary, VaultKv2BackendSummary | VaultTransitBackendSummary):
         backend = (
             "VaultKV2" if isinstance(backend_summary, VaultKv2BackendSummary) else "VaultTransit"
@@ -261,13 +148,6 @@ def prefill(summary: ConfigSummary | None) -> tuple[str, str, dict[str, str | bo
             values["kv_mount"] = backend_summary.kv_mount or ""
             values["key_path_prefix"] = backend_summary.key_path_prefix or ""
     return backend, auth, values
-
-
-def _under_temp(path: str) -> bool:
-    import tempfile
-
-    roots = {"/tmp", "/var/tmp", tempfile.gettempdir().rstrip("/")}
-    return any(path == root or path.startswith(root + "/") for root in roots)
 
 
 class FieldRow(Vertical):
