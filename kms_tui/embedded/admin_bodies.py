@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +13,16 @@ __all__ = [
     "BodyError",
     "FieldSpec",
     "decode_json",
+    "lone_surrogate_error",
     "one_of",
     "read_fields",
 ]
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
+_LONG_DIGITS = re.compile(r"\d{4301,}")  # past Python's default int digit limit
+# In JSON that parsed, every backslash starts an escape, so this tokenises them left to right.
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)")
 
 
 class BodyError(Exception):
@@ -55,6 +61,60 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _NumberOutOfRange(ValueError):
+    """A token serde_json would refuse; carries the token to place the error."""
+
+    def __init__(self, message: str, token: str) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+def _reject_constant(token: str) -> Any:
+    """serde_json has no NaN or Infinity literals."""
+    raise _NumberOutOfRange("expected value", token)
+
+
+def _finite_float(token: str) -> float:
+    """serde_json refuses a float literal that overflows (``1e999``) instead of making inf."""
+    value = float(token)
+    if math.isinf(value):
+        raise _NumberOutOfRange("number out of range", token)
+    return value
+
+
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"at line {line} column {column}"
+
+
+def lone_surrogate_error(text: str) -> str | None:
+    """serde_json's refusal of an unpaired UTF-16 surrogate escape in parsed JSON, or None.
+
+    Python's parser accepts ``"\\ud800"`` and yields a string no UTF-8 encoder can write; the
+    real server refuses it while parsing, so we do too (and nothing downstream has to cope).
+    """
+    if "\\u" not in text:
+        return None
+    pending_high: re.Match[str] | None = None
+    for escape in _ESCAPE.finditer(text):
+        code = int(escape.group(1), 16) if escape.group(1) else None
+        if pending_high is not None:
+            if escape.start() != pending_high.end() or code is None:
+                return f"unexpected end of hex escape {_position(text, pending_high.end())}"
+            if not 0xDC00 <= code <= 0xDFFF:
+                return f"lone leading surrogate in hex escape {_position(text, escape.end() - 1)}"
+            pending_high = None
+            continue
+        if code is not None and 0xDC00 <= code <= 0xDFFF:
+            return f"lone leading surrogate in hex escape {_position(text, escape.end() - 1)}"
+        if code is not None and 0xD800 <= code <= 0xDBFF:
+            pending_high = escape
+    if pending_high is not None:
+        return f"unexpected end of hex escape {_position(text, pending_high.end())}"
+    return None
+
+
 def decode_json(body: bytes) -> Any:
     """Parse JSON, turning syntax errors into serde-like text."""
     try:
@@ -64,12 +124,27 @@ def decode_json(body: bytes) -> Any:
     if not text.strip():
         raise BodyError("EOF while parsing a value at line 1 column 0")
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates)
+        document = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as err:
         raise BodyError(f"{err.msg} at line {err.lineno} column {err.colno}") from err
     except RecursionError as err:
         # serde_json stops at a nesting depth of 128; Python's parser runs out of stack later.
         raise BodyError("recursion limit exceeded at line 1 column 1") from err
+    except _NumberOutOfRange as err:
+        raise BodyError(f"{err} {_position(text, text.find(err.token))}") from None
+    except ValueError as err:  # an integer past Python's digit limit; serde_json overflows too
+        digits = _LONG_DIGITS.search(text)
+        where = _position(text, digits.end() - 1 if digits else 0)
+        raise BodyError(f"number out of range {where}") from err
+    surrogate = lone_surrogate_error(text)
+    if surrogate is not None:
+        raise BodyError(surrogate)
+    return document
 
 
 def describe_value(value: Any) -> str:

@@ -149,10 +149,14 @@ class KmsAsgiApp:
         try:
             response = await self._dispatch(request)
         except Exception:
-            logger.exception("request %s (%s %s) failed", request_id, method, path)
+            logger.exception(
+                "request %s (%s %s) failed", request_id, _printable(method), _printable(path)
+            )
             response = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id)
         shown = path + ("?" + "&".join(name for name, _ in request.query) if request.query else "")
-        logger.info("%s %s -> %d [%s]", method, shown, response.status, request_id)
+        logger.info(
+            "%s %s -> %d [%s]", _printable(method), _printable(shown), response.status, request_id
+        )
         return response, False
 
     async def _dispatch(self, request: HttpRequest) -> HttpResponse:
@@ -200,6 +204,13 @@ class KmsAsgiApp:
         body = b"" if scope["method"] == "HEAD" or response.status in (204, 304) else response.body
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _printable(text: str) -> str:
+    """A request's own text for one log line: control characters escaped, so none can forge one."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -219,12 +219,14 @@ def _write_private(path: Path, payload: bytes) -> None:
     temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(payload)
+            while view:  # a short write (nearly full disk) must not publish a truncated bundle
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.link(temp, path)
     finally:
         with contextlib.suppress(OSError):

@@ -529,6 +529,13 @@ class PersistedState:
     deployment_id: str
 
 
+def _write_all(fd: int, payload: bytes) -> None:
+    """Loop over short writes (a nearly full disk), so a file is never published truncated."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def save_state(data_dir: Path, state: PersistedState) -> None:
     """Write the state atomically (temp + fsync + rename + dir fsync), mode 0600."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -544,7 +551,7 @@ def save_state(data_dir: Path, state: PersistedState) -> None:
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, payload)
+        _write_all(fd, payload)
         os.fsync(fd)
     except BaseException:
         os.close(fd)

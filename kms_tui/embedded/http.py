@@ -7,6 +7,7 @@ runs them in a worker thread, so file I/O with fsync never blocks the event loop
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -24,6 +25,7 @@ __all__ = [
 
 JSON_TYPE = "application/json"
 XML_TYPE = "application/xml"
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,11 @@ def json_response(
     status: int, payload: Any, *, content_type: str | None = JSON_TYPE
 ) -> HttpResponse:
     """A JSON answer; pass ``content_type=None`` for routes where RustFS sends none."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate that slipped into a message: escape it rather than fail the answer.
+        body = json.dumps(payload, separators=(",", ":")).encode()
     return HttpResponse(status, body, content_type)
 
 
@@ -93,24 +99,31 @@ def json_error(
     return json_response(status, merged, content_type=content_type)
 
 
+def _xml_text(text: str) -> str:
+    """Escape text for XML; characters XML 1.0 forbids (controls, surrogates) become ``\\xNN``."""
+    if _NOT_XML_CHAR.search(text):
+        text = _NOT_XML_CHAR.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+    return escape(text)
+
+
 def xml_error(status: int, code: str, message: str, request_id: str) -> HttpResponse:
-    """An S3-style XML error (family E1)."""
+    """An S3-style XML error (family E1); a message echoing odd input stays well-formed XML."""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-        f"<RequestId>{escape(request_id)}</RequestId></Error>"
-    ).encode()
+        f"<Error><Code>{_xml_text(code)}</Code><Message>{_xml_text(message)}</Message>"
+        f"<RequestId>{_xml_text(request_id)}</RequestId></Error>"
+    ).encode("utf-8", "replace")
     return HttpResponse(status, body, XML_TYPE)
 
 
 def xml_response(status: int, body: str) -> HttpResponse:
     """An S3 XML document answer."""
-    return HttpResponse(status, body.encode(), XML_TYPE)
+    return HttpResponse(status, body.encode("utf-8", "replace"), XML_TYPE)
 
 
 def text_response(status: int, text: str) -> HttpResponse:
     """A plain-text answer with no Content-Type (family E3 on configure/reconfigure)."""
-    return HttpResponse(status, text.encode(), None)
+    return HttpResponse(status, text.encode("utf-8", "replace"), None)
 
 
 def empty_response(status: int) -> HttpResponse:

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from kms_tui.embedded.admin_bodies import lone_surrogate_error
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
 
 __all__ = [
@@ -193,8 +194,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def load_strict_json(raw: bytes) -> Any:
-    """Parse UTF-8 JSON, refusing duplicate object fields (shared with the envelope)."""
-    return json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    """Parse UTF-8 JSON, refusing duplicate fields and lone surrogates, as serde_json does."""
+    text = raw.decode("utf-8")
+    document = json.loads(text, object_pairs_hook=_reject_duplicates)
+    surrogate = lone_surrogate_error(text)
+    if surrogate is not None:
+        raise ValueError(surrogate)
+    return document
 
 
 def _require(doc: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 from kms_tui.embedded.buckets import (
@@ -80,7 +81,13 @@ def _no_such_bucket() -> _S3Failure:
 def handle_s3(store: BucketStore, kms: KmsKeyLookup, request: HttpRequest) -> HttpResponse:
     """Answer one authenticated path-style S3 request."""
     try:
-        return _dispatch(store, kms, request)
+        try:
+            return _dispatch(store, kms, request)
+        except OSError as err:  # the bucket store's write or removal failed; nothing changed
+            detail = err.strerror or "I/O error"
+            raise _S3Failure(
+                500, "InternalError", f"cannot store the bucket change: {detail}"
+            ) from err
     except _S3Failure as failure:
         if request.method == "HEAD":
             return empty_response(failure.status)
@@ -251,6 +258,12 @@ def _parse_encryption(body: bytes) -> tuple[str, str | None]:
     return algorithm, key_id or None
 
 
+def _key_guard(kms: KmsKeyLookup) -> contextlib.AbstractContextManager[Any]:
+    """The KMS service lock where there is one, so a key cannot be destroyed mid-assignment."""
+    lock = getattr(kms, "lock", None)
+    return lock if isinstance(lock, contextlib.AbstractContextManager) else contextlib.nullcontext()
+
+
 def _put_encryption(
     store: BucketStore, kms: KmsKeyLookup, request: HttpRequest, bucket: str
 ) -> HttpResponse:
@@ -258,6 +271,15 @@ def _put_encryption(
     algorithm, key_id = _parse_encryption(request.body)
     if store.get(bucket) is None:
         raise _no_such_bucket()
+    # Checking the key and storing the reference happen under the service lock: an immediate
+    # deletion or the sweep (which check references under that lock) then sees this bucket.
+    with _key_guard(kms):
+        return _assign_encryption(store, kms, bucket, algorithm, key_id)
+
+
+def _assign_encryption(
+    store: BucketStore, kms: KmsKeyLookup, bucket: str, algorithm: str, key_id: str | None
+) -> HttpResponse:
     if algorithm == SSE_KMS:
         if not kms.is_running:
             raise _S3Failure(500, "InternalError", "KMS service not initialized")

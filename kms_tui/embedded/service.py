@@ -358,6 +358,8 @@ class KmsService:
             store.open()
         except (KeyStoreError, OSError) as err:
             raise KmsOpError("internal", f"Backend error: {err}") from err
+        for key_id, reason in sorted(store.unreadable_reasons.items()):
+            log.warning("key record %r in %s is unreadable (%s)", key_id, store.key_dir, reason)
         return store
 
     def _apply_cache(self, config: KmsConfig) -> None:
@@ -398,8 +400,11 @@ class KmsService:
         except KeyNotFoundError as err:
             raise KmsOpError("not_found", f"Key not found: {key_id}") from err
         except KeyUnreadableError as err:
+            reason = store.unreadable_reasons.get(key_id, "unreadable")
             raise KmsOpError(
-                "internal", f"Key material missing/corrupt/authentication failed for {key_id}"
+                "internal",
+                f"Key material missing/corrupt/authentication failed for {key_id}: "
+                f"the record on disk is unreadable ({reason})",
             ) from err
 
     def _replace(self, store: LocalKeyStore, record: KeyRecord) -> None:
@@ -436,7 +441,7 @@ class KmsService:
             except KeyStoreError as err:
                 raise KmsOpError("internal", f"Backend error: {err}") from err
             self.cache.invalidate(key_id)
-            log.info("key created: %s", key_id)
+            log.info("key created: %r", key_id)
             return KeyView.of(record)
 
     def list_keys(self, marker: str | None, limit: int) -> tuple[list[KeyView], bool, list[str]]:
@@ -481,7 +486,7 @@ class KmsService:
             try:
                 buckets = sorted(refs.buckets_naming_key(key_id))
             except Exception as err:  # the bucket store failing must not fail the key route
-                log.warning("bucket references unavailable for %s: %s", key_id, err)
+                log.warning("bucket references unavailable for %r: %s", key_id, err)
                 completeness = "observed-only"
                 scanned.remove(SCOPE_BUCKETS)
                 not_scanned.insert(0, SCOPE_BUCKETS)
@@ -536,7 +541,7 @@ class KmsService:
                 record, status="PendingDeletion", deletion_date=deletion_date
             )
             self._replace(store, updated)
-            log.info("key %s scheduled for deletion on %s", key_id, deletion_date)
+            log.info("key %r scheduled for deletion on %s", key_id, deletion_date)
             return deletion_date
 
     def reference_labels(self, key_id: str) -> list[str]:
@@ -576,7 +581,7 @@ class KmsService:
             raise KmsOpError("internal", f"Backend error: {err}") from err
         finally:
             self.cache.invalidate(key_id)
-        log.info("key destroyed: %s", key_id)
+        log.info("key destroyed: %r", key_id)
 
     def cancel_deletion(self, key_id: str) -> KeyView:
         """Return a PendingDeletion key to Active."""
@@ -721,7 +726,7 @@ class KmsService:
                 labels = self.reference_labels(key_id)
                 if labels:
                     log.warning(
-                        "deletion of key %s is due but it is still referenced (%s); kept",
+                        "deletion of key %r is due but it is still referenced (%s); kept",
                         key_id,
                         ", ".join(labels),
                     )
@@ -729,7 +734,7 @@ class KmsService:
                 try:
                     self._destroy(store, key_id)
                 except KmsOpError as err:
-                    log.error("sweep could not destroy key %s: %s", key_id, err)
+                    log.error("sweep could not destroy key %r: %s", key_id, err)
                     continue
                 destroyed.append(key_id)
         return destroyed

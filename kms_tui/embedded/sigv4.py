@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 __all__ = [
     "ALLOWED_SKEW_SECONDS",
@@ -64,7 +64,7 @@ def derive_signing_key(secret_key: str, date: str, region: str, service: str) ->
     return key
 
 
-def _uri_encode(value: str) -> str:
+def _uri_encode(value: str | bytes) -> str:
     return quote(value, safe="-_.~")
 
 
@@ -74,7 +74,9 @@ def _canonical_query(raw_query: str) -> str:
         if not item:
             continue
         name, _, value = item.partition("=")
-        pairs.append((_uri_encode(unquote(name)), _uri_encode(unquote(value))))
+        # Decode to bytes, not text: an escape that is not UTF-8 must survive re-encoding as the
+        # client signed it (decoding to text would turn it into U+FFFD and break the signature).
+        pairs.append((_uri_encode(unquote_to_bytes(name)), _uri_encode(unquote_to_bytes(value))))
     pairs.sort()
     return "&".join(f"{name}={value}" for name, value in pairs)
 
