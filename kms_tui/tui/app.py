@@ -86,12 +86,16 @@ class KmsTuiApp(App[None]):
         Binding("q", "quit_top", "Quit", id="app.quit"),
     ]
 
-    kms_status: reactive[KmsStatus | None] = reactive(None, always_update=True)
-    service_status: reactive[ServiceStatus | None] = reactive(None, always_update=True)
-    connection_state: reactive[str] = reactive("connecting")
+    # State for watchers only (the header, the screens): changing it must not repaint the
+    # whole app, or every 2 s poll would send a full screen to the terminal.
+    kms_status: reactive[KmsStatus | None] = reactive(None, always_update=True, repaint=False)
+    service_status: reactive[ServiceStatus | None] = reactive(
+        None, always_update=True, repaint=False
+    )
+    connection_state: reactive[str] = reactive("connecting", repaint=False)
     # The server answers but refuses (or garbles) the status poll: the header says so.
-    poll_refused: reactive[bool] = reactive(False)
-    context_generation: reactive[int] = reactive(0)
+    poll_refused: reactive[bool] = reactive(False, repaint=False)
+    context_generation: reactive[int] = reactive(0, repaint=False)
 
     def __init__(
         self,

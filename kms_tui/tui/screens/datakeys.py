@@ -18,7 +18,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from kms_tui.api.errors import KmsError, KmsNotSupported
-from kms_tui.api.models import KeySpec
+from kms_tui.api.models import Capabilities, KeySpec, KmsStatus
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.formatting import FieldError
 from kms_tui.tui.screens.base import KmsScreen
@@ -111,6 +111,7 @@ class DataKeysScreen(KmsScreen):
         self.key_id: str | None = None
         self.ciphertext_b64: str | None = None
         self.decrypt_unsupported = False
+        self._shown_capabilities: Capabilities | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -188,8 +189,11 @@ class DataKeysScreen(KmsScreen):
             self._set_key(pending)
             self.app.pending_datakey_key_id = None  # type: ignore[attr-defined]
 
-    def _capabilities_changed(self, _status: object) -> None:
-        self._sync_controls()
+    def _capabilities_changed(self, status: KmsStatus | None) -> None:
+        capabilities = status.capabilities if status is not None else None
+        if capabilities != self._shown_capabilities:  # not on every poll: it redraws the footer
+            self._shown_capabilities = capabilities
+            self._sync_controls()
 
     # --- state shown -----------------------------------------------------------------------
 

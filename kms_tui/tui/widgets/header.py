@@ -74,6 +74,7 @@ class KmsHeader(Static):
         super().__init__(id="kms-header")
         self.hint = hint
         self.plain_line = ""
+        self._shown_markup = ""
 
     def on_mount(self) -> None:
         """Follow the app's connection and service state."""
@@ -93,5 +94,8 @@ class KmsHeader(Static):
             context.read_only,
             bool(getattr(app, "poll_refused", False)),
         )
+        if line.plain == self.plain_line and self._shown_markup == line.markup:
+            return  # a poll that changed nothing sends nothing to the terminal
         self.plain_line = line.plain
+        self._shown_markup = line.markup
         self.update(Text.assemble(line, "\n", (self.hint, "dim")))

@@ -5,13 +5,79 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Sparkline, Static
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Label, Static
 
-__all__ = ["DEFAULT_HISTORY", "MetricView"]
+__all__ = ["DEFAULT_HISTORY", "BarChart", "MetricView", "chart_rows"]
 
 DEFAULT_HISTORY = 60
+_EIGHTHS = " ▁▂▃▄▅▆▇█"
+
+
+def chart_rows(points: tuple[float, ...], width: int, height: int) -> tuple[str, ...]:
+    """The newest ``width`` points as bars, one column each, right-aligned, top row first.
+
+    Bars are scaled to the largest point shown, in eighths of a cell, so two rows give 16
+    levels; zero draws nothing, so an idle counter's chart does not change as it scrolls.
+    """
+    if width <= 0 or height <= 0:
+        return ()
+    shown = points[-width:]
+    top = max(shown, default=0.0)
+    levels = [
+        round(max(point, 0.0) / top * height * 8) if top > 0 else 0 for point in shown
+    ]
+    rows = []
+    for row in range(height):
+        floor = (height - 1 - row) * 8
+        cells = "".join(_EIGHTHS[min(max(level - floor, 0), 8)] for level in levels)
+        rows.append(cells.rjust(width))
+    return tuple(rows)
+
+
+class BarChart(Widget):
+    """A small bar chart in one colour, one segment per row, repainted only when it changes.
+
+    Textual's Sparkline writes a colour and a reset for every cell; watched for hours over SSH
+    that is most of what the console sends, so this chart keeps each row one run of text.
+    """
+
+    DEFAULT_CSS = """
+    BarChart { height: 2; color: $accent; }
+    """
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._points: tuple[float, ...] = ()
+        self._rows: tuple[str, ...] = ()
+
+    @property
+    def points(self) -> tuple[float, ...]:
+        """The points the chart draws (oldest first)."""
+        return self._points
+
+    @points.setter
+    def points(self, points: tuple[float, ...]) -> None:
+        self._points = points
+        rows = chart_rows(points, self.size.width, self.size.height)
+        if rows != self._rows:
+            self._rows = rows
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self._rows = chart_rows(self._points, self.size.width, self.size.height)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.rich_style
+        if y >= len(self._rows):
+            return Strip.blank(width, style)
+        return Strip([Segment(self._rows[y], style)], width)
 
 
 class MetricView(Vertical):
@@ -20,7 +86,7 @@ class MetricView(Vertical):
     DEFAULT_CSS = """
     MetricView { height: auto; }
     MetricView > .metric-title { text-style: bold; }
-    MetricView > Sparkline { height: 2; }
+    MetricView > BarChart { height: 2; }
     """
 
     def __init__(
@@ -44,7 +110,9 @@ class MetricView(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(self.metric_title, classes="metric-title")
         yield Static(self._shown_text, classes="metric-value", markup=False)
-        yield Sparkline(_drawable(self._shown_points), classes="metric-chart")
+        chart = BarChart(classes="metric-chart")
+        chart.points = _drawable(self._shown_points)
+        yield chart
 
     @property
     def text(self) -> str:
@@ -70,7 +138,7 @@ class MetricView(Vertical):
             self._shown_points = points
             self.chart_updates += 1
             if self.is_mounted:
-                self.query_one(Sparkline).data = _drawable(points)
+                self.query_one(BarChart).points = _drawable(points)
 
     def show_text(self, text: str) -> None:
         """Change the value line without adding a point (e.g. to show it is stale)."""
@@ -87,9 +155,9 @@ class MetricView(Vertical):
         self._points.extend(points)
         self._shown_points = tuple(self._points)
         if self.is_mounted:
-            self.query_one(Sparkline).data = _drawable(self._shown_points)
+            self.query_one(BarChart).points = _drawable(self._shown_points)
 
 
 def _drawable(points: tuple[float, ...]) -> tuple[float, ...]:
-    """No chart from a single point: Textual draws one point as a full block, which misleads."""
+    """No chart from a single point: one point scaled to itself is a full bar, which misleads."""
     return points if len(points) > 1 else ()
