@@ -246,10 +246,16 @@ def _opt_int(d: Mapping[str, Any], key: str, where: str) -> int | None:
     raise _bad(where, key, "an integer or null", value)
 
 
+def _member(cls: type[_E], value: str) -> _E:
+    """``cls(value)`` without the enum machinery for known spellings (100,000 keys a listing)."""
+    found = cls._value2member_map_.get(value)
+    return found if found is not None else cls(value)  # type: ignore[return-value]
+
+
 def _enum(cls: type[_E], d: Mapping[str, Any], key: str, where: str) -> _E:
     value = d.get(key, _MISSING)
     if isinstance(value, str):
-        return cls(value)
+        return _member(cls, value)
     raise _bad(where, key, f"a {cls.__name__} string", value)
 
 
@@ -258,7 +264,7 @@ def _opt_enum(cls: type[_E], d: Mapping[str, Any], key: str, where: str) -> _E |
     if value is None:
         return None
     if isinstance(value, str):
-        return cls(value)
+        return _member(cls, value)
     raise _bad(where, key, f"a {cls.__name__} string or null", value)
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -131,12 +132,19 @@ def validate_key_id(key_id: str) -> None:
         raise InvalidKeyIdError(f"key id {key_id!r} is not valid Unicode") from None
 
 
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
+
+
 def _frozen_metadata(metadata: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(metadata))
+    if not metadata:
+        return _NO_METADATA  # one shared empty mapping: most keys of a large store have no tags
+    if isinstance(metadata, MappingProxyType):
+        return metadata  # already a private read-only copy (a record made from a record)
+    return MappingProxyType({sys.intern(name): value for name, value in metadata.items()})
 
 
 def _empty_metadata() -> Mapping[str, str]:
-    return MappingProxyType({})
+    return _NO_METADATA
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,18 +276,20 @@ def _decode_record(stem: str, raw: bytes) -> _StoredRecord:
     deletion_date = _optional_str(doc, "deletion_date")
     for moment in (created_at, rotated_at, deletion_date):
         _check_timestamp(moment)
+    created_by = _optional_str(doc, "created_by")
+    # Interned: 100,000 records share a handful of these values instead of a copy each.
     record = KeyRecord(
         key_id=key_id,
         material=stored_material,
         version=_require(doc, "version", int),
-        algorithm=_require(doc, "algorithm", str),
-        usage=_require(doc, "usage", str),
-        status=status,
+        algorithm=sys.intern(_require(doc, "algorithm", str)),
+        usage=sys.intern(_require(doc, "usage", str)),
+        status=sys.intern(status),
         description=_optional_str(doc, "description"),
         metadata=metadata,
         created_at=created_at,
         rotated_at=rotated_at,
-        created_by=_optional_str(doc, "created_by"),
+        created_by=sys.intern(created_by) if created_by is not None else None,
         deletion_date=deletion_date,
     )
     return _StoredRecord(record=record, nonce=bytes(nonce_list), marker=marker)
@@ -426,7 +436,9 @@ class LocalKeyStore:
             records: dict[str, KeyRecord] = {}
             tombstones: list[str] = []
             attempted = failed = 0
-            for key_id, item in stored.items():
+            while stored:
+                # Popped as it goes: the decoded record is freed as soon as the final one exists.
+                key_id, item = stored.popitem()
                 if item.record.status == "Deleted":
                     tombstones.append(key_id)
                     continue

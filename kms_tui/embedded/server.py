@@ -366,7 +366,7 @@ class EmbeddedServer:
                     f"the embedded KMS server did not start within {_START_TIMEOUT_SECONDS:.0f} s;"
                     f" see {self.log_file}"
                 )
-            time.sleep(0.01)
+            time.sleep(0.002)
 
     def stop(self) -> None:
         """Shut down gracefully and join the thread; calling it again does nothing."""

@@ -162,7 +162,8 @@ class KmsService:
             self._config = state.config
             self._status = CONFIGURED if state.config is not None else NOT_CONFIGURED
             if state.config is not None and state.running:
-                result = self._start_locked(force=False)
+                # The file already says Running: no need to write (and fsync) it again.
+                result = self._start_locked(force=False, persist=False)
                 log.info("KMS auto-start after load: %s", result.message)
 
     def close(self) -> None:
@@ -313,7 +314,7 @@ class KmsService:
                     log.error("could not persist the stopped state: %s", err)
             return OpResult(True, "KMS service stopped successfully")
 
-    def _start_locked(self, *, force: bool) -> OpResult:
+    def _start_locked(self, *, force: bool, persist: bool = True) -> OpResult:
         restarting = self.is_running
         if restarting and not force:
             return OpResult(False, "KMS service is already running. Use force=true to restart.")
@@ -334,7 +335,8 @@ class KmsService:
         self._status, self._error = RUNNING, None
         self._apply_cache(config)
         try:
-            self._persist(running=True)
+            if persist:
+                self._persist(running=True)
         except OSError as err:
             log.error("could not persist the running state: %s", err)
         if restarting:
