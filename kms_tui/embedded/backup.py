@@ -35,6 +35,7 @@ from kms_tui.embedded import timefmt
 from kms_tui.embedded.admin_bodies import FieldSpec
 from kms_tui.embedded.admin_render import BodyParseFailed, parse_body
 from kms_tui.embedded.config import LOCAL, KmsConfig
+from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_error, json_response
 from kms_tui.embedded.keystore import KeyRecord, KeyStoreError, LocalKeyStore
 
@@ -215,7 +216,7 @@ def _record_json(record: KeyRecord) -> bytes:
 
 
 def _write_private(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
 
 __all__ = [
@@ -127,7 +128,7 @@ class BucketStore:
     def load(self) -> None:
         """Create the directory if needed, drop stale temp files and read every bucket file."""
         with self._lock:
-            self._dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            make_private_dirs(self._dir)
             os.chmod(self._dir, _DIR_MODE)
             records: dict[str, BucketRecord] = {}
             for entry in sorted(self._dir.iterdir()):
@@ -230,7 +231,7 @@ class BucketStore:
 
     def _write(self, record: BucketRecord) -> None:
         """Atomic replace: exclusive temp file (0600), fsync, rename, fsync the directory."""
-        self._dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        make_private_dirs(self._dir)
         data = json.dumps(record.to_json(), indent=2).encode() + b"\n"
         temp = self._dir / f"{record.name}{_SUFFIX}{_TEMP_MARKER}{uuid.uuid4().hex}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)

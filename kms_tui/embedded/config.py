@@ -20,6 +20,7 @@ from kms_tui.embedded.admin_bodies import (
     one_of,
     read_fields,
 )
+from kms_tui.embedded.fsutil import make_private_dirs
 
 __all__ = [
     "AWS",
@@ -538,7 +539,7 @@ def _write_all(fd: int, payload: bytes) -> None:
 
 def save_state(data_dir: Path, state: PersistedState) -> None:
     """Write the state atomically (temp + fsync + rename + dir fsync), mode 0600."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(data_dir)
     document = {
         "format_version": 1,
         "deployment_id": state.deployment_id,

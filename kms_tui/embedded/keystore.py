@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from kms_tui.embedded.admin_bodies import lone_surrogate_error
+from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
 
 __all__ = [
@@ -474,7 +475,7 @@ class LocalKeyStore:
 
     def _prepare_directory(self) -> None:
         try:
-            self._dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            make_private_dirs(self._dir)
             if stat.S_IMODE(self._dir.stat().st_mode) != _DIR_MODE:
                 os.chmod(self._dir, _DIR_MODE)
             if stat.S_IMODE(self._dir.stat().st_mode) != _DIR_MODE:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from kms_tui.embedded.fsutil import make_private_dirs
+
 __all__ = ["LOCK_FILE_NAME", "DataDirLock", "DataDirLockedError"]
 
 LOCK_FILE_NAME = "server.lock"
@@ -42,7 +44,7 @@ class DataDirLock:
         """Take the lock, creating the directory (0700) and lock file (0600) if needed."""
         if self._fd is not None:
             return
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.data_dir)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

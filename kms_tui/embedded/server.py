@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp, KmsServiceLike
 from kms_tui.embedded.buckets import BucketStore
+from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ class _LogRouting:
 
 
 def _file_handler(log_file: Path) -> logging.Handler:
-    log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(log_file.parent)
     os.chmod(log_file.parent, 0o700)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:

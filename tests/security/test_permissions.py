@@ -189,13 +189,6 @@ async def test_server_files_are_private_under_open_umask(
     assert mode_of(where["log"]) == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known bug in kms_tui/embedded (keystore, server log handler, backup writer, data-dir "
-        "lock): missing parents are made with mkdir(parents=True), i.e. 0777 under umask 0"
-    ),
-)
 async def test_missing_parents_of_server_dirs_are_private_under_open_umask(
     tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,3 +219,16 @@ async def test_bootstrap_master_key_and_key_dir_under_open_umask(open_umask: Non
     # The bootstrap made <data>/kms-tui/keys: both levels are private.
     assert any(key_dir.glob("*.key"))
     assert wrong_modes(paths.data_dir()) == []
+
+
+def test_make_private_dirs_makes_every_missing_level_0700(tmp_path: Path, open_umask: None) -> None:
+    from kms_tui.embedded.fsutil import make_private_dirs
+
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    target = existing / "a" / "b" / "c"
+    assert make_private_dirs(target) == target
+    assert [mode_of(p) for p in (existing / "a", existing / "a" / "b", target)] == [0o700] * 3
+    assert mode_of(existing) == 0o755  # what was there before is not the server's to change
+    make_private_dirs(target)  # again: nothing to do, nothing fails
