@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -163,6 +164,21 @@ class KmsTuiApp(App[None]):
     @work(exclusive=True, group="app.poll", exit_on_error=False)
     async def _poll_forever(self) -> None:
         await self.poller.run()
+
+    # --- notifications ----------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: server messages, key ids and typed tags may hold
+        ``[``, which Textual would otherwise read as markup (and fail on)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # --- the worker-error funnel -----------------------------------------------------------
 

@@ -101,7 +101,7 @@ def parse_window_days(text: str) -> int:
     stripped = text.strip()
     if not stripped:
         raise FieldError(f"enter a number of days from {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS}")
-    if not stripped.isdigit():
+    if not (stripped.isascii() and stripped.isdigit()):  # "²".isdigit() and "٩".isdigit() hold
         raise FieldError(f"{stripped!r} is not a whole number of days")
     days = int(stripped)
     if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:

@@ -365,3 +365,15 @@ async def test_unexpected_worker_error_is_reported_not_fatal(kms_server, make_ap
             lambda: any("boom in a worker" in e.message for e in app.context.activity.entries),
         )
         assert app.is_running
+
+
+async def test_notifications_are_plain_text(kms_server, make_app) -> None:
+    app = make_app(kms_server)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_connected(pilot, app)
+        # A server message or key id with brackets: as markup, "[/]" would crash the app.
+        app.screen.notify("key team=[/]x refused [bold]", title="create key [/] failed")
+        await pilot.pause(0.2)
+        assert app.is_running
+        shown = [n.message for n in app._notifications]
+        assert "key team=[/]x refused [bold]" in shown

@@ -106,6 +106,8 @@ def test_window_in_range(text: str, days: int) -> None:
         ("ten", "not a whole"),
         ("-9", "not a whole"),
         ("9.5", "not a whole"),
+        ("²", "not a whole"),
+        ("٩", "not a whole"),
     ],
 )
 def test_window_out_of_range_or_not_a_number(text: str, fragment: str) -> None:
