@@ -104,6 +104,32 @@ async def test_create_bucket_exists_on_server(
     )
 
 
+async def test_a_name_the_server_refuses_comes_back_in_the_dialog(
+    kms_server: EmbeddedServer, make_app: Callable[..., KmsTuiApp]
+) -> None:
+    await seed_buckets(kms_server, "taken-name")
+    app = make_app(kms_server)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_buckets(app, pilot)
+        await wait_until(pilot, lambda: "taken-name" in screen.rows, "the existing bucket")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CreateBucketDialog), "the dialog")
+        await pilot.press(*"taken-name", "enter")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, CreateBucketDialog) and app.screen.server_error,
+            "the dialog again, with the refusal",
+        )
+        dialog = app.screen
+        assert dialog.query_one("#bucket-name", Input).value == "taken-name"
+        assert "you already own it" in str(dialog.server_error)
+        assert "request id" in str(dialog.server_error)
+        dialog.query_one("#bucket-name", Input).value = "fresh-name"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "fresh-name" in screen.rows, "the new bucket row")
+    assert await bucket_names(kms_server) == {"taken-name", "fresh-name"}
+
+
 async def test_invalid_bucket_name_refused_at_the_field(
     kms_server: EmbeddedServer, make_app: Callable[..., KmsTuiApp]
 ) -> None:

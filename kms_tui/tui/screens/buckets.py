@@ -294,16 +294,22 @@ class BucketsScreen(KmsScreen):
 
     @work(exclusive=True, group="bucket-change", exit_on_error=False)
     async def create_bucket(self) -> None:
-        """Ask for the name, create the bucket, reload."""
-        name = await self.app.push_screen_wait(CreateBucketDialog())
-        if name is None:
-            return
-        try:
-            client = await self.ctx.buckets()
-            await client.create_bucket(name)
-        except KmsError as err:
-            self.report_error("create bucket", name, err)
-            return
+        """Ask for the name, create the bucket, reload; a refused name comes back to be fixed."""
+        typed, refusal = "", None
+        while True:
+            name = await self.app.push_screen_wait(
+                CreateBucketDialog(typed, server_error=refusal)
+            )
+            if name is None:
+                return
+            try:
+                client = await self.ctx.buckets()
+                await client.create_bucket(name)
+            except KmsError as err:
+                self.report_error("create bucket", name, err)
+                typed, refusal = name, error_text(err)
+                continue
+            break
         self.report_done("create bucket", name, f"created bucket {name}")
         await self.load_buckets().wait()
         if name in self.rows:
