@@ -84,14 +84,30 @@ def run_console(args: argparse.Namespace) -> int:
     except SettingsError as err:
         sys.stderr.write(f"kms-tui: {err}\n")
         return 2
-    from kms_tui.tui.factory import build_app
+    early = None
+    if connection.is_embedded:
+        # Start the embedded server now, in its own process: it opens the key store on the
+        # other core while this one loads Textual.
+        from kms_tui import paths
+        from kms_tui.embedded.child import EmbeddedProcess
 
-    _log_console_to_file()
-    app = build_app(connection, settings, cli_read_only=args.read_only)
+        early = EmbeddedProcess(
+            paths.data_dir() / "server",
+            access_key=connection.access_key,
+            secret_key=connection.secret_key,
+        ).spawn()
     try:
-        app.run()
+        from kms_tui.tui.factory import build_app
+
+        _log_console_to_file()
+        app = build_app(connection, settings, cli_read_only=args.read_only, embedded_process=early)
+        try:
+            app.run()
+        finally:
+            app.context.run_cleanups_now()
     finally:
-        app.context.run_cleanups_now()
+        if early is not None:
+            early.stop()
     return app.return_code or 0
 
 

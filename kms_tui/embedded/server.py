@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp, KmsServiceLike
 from kms_tui.embedded.buckets import BucketStore
+from kms_tui.embedded.child import default_log_file
 from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
 
@@ -128,11 +129,6 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("kms-tui") / "server"
 
 
-def default_log_file() -> Path:
-    """Where the embedded server writes its log."""
-    import platformdirs
-
-    return platformdirs.user_state_path("kms-tui") / "logs" / "embedded-server.log"
 
 
 class _Sweeper:

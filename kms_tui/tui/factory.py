@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.api.errors import KmsConnectionError
+from kms_tui.embedded.child import EmbeddedProcess, EmbeddedProcessError
 from kms_tui.settings import EMBEDDED_NAME, Connection, Settings, resolve_connection
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.app import KmsTuiApp
@@ -64,35 +64,38 @@ def build_context(
     return context
 
 
-async def connect(context: AppContext, *, embedded_base: Path | None = None) -> None:
-    """Start the embedded server (off the event loop), bootstrap it, attach its clients.
+async def connect(
+    context: AppContext,
+    *,
+    embedded_base: Path | None = None,
+    process: EmbeddedProcess | None = None,
+) -> None:
+    """Start the embedded server (a child process), bootstrap it, attach its clients.
 
-    A remote context is already connected. A :class:`KmsError` from the bootstrap is raised
+    ``process`` is one the command line spawned before loading the console, if it did. A
+    remote context is already connected. A :class:`KmsError` from the bootstrap is raised
     after the clients are attached, so the Service screen can still be used to repair it.
     """
     connection = context.connection
     if not connection.is_embedded or context.is_ready:
         return
-    from kms_tui.embedded.locking import DataDirLockedError
-    from kms_tui.embedded.server import EmbeddedServer, EmbeddedServerError
-
     base = embedded_base if embedded_base is not None else paths.data_dir()
-    server = EmbeddedServer(
+    server = process or EmbeddedProcess(
         base / "server", access_key=connection.access_key, secret_key=connection.secret_key
     )
+    context.add_cleanup(server.stop)
     try:
-        await asyncio.to_thread(server.start)
-    except (EmbeddedServerError, DataDirLockedError, OSError) as err:
+        endpoint = await asyncio.to_thread(server.wait_ready)
+    except EmbeddedProcessError as err:
         context.fail(KmsConnectionError(f"the embedded KMS server could not start: {err}"))
         return
-    context.add_cleanup(server.stop)
     context.embedded_server = server
-    admin, buckets = make_clients(connection, server.endpoint)
+    admin, buckets = make_clients(connection, endpoint)
     try:
         result = await bootstrap_embedded(admin, key_dir=base / "keys")
     finally:
         # Screens wait in context.admin() until the server is set up (or setting up failed).
-        context.attach_clients(admin, buckets, endpoint_label=f"embedded {server.endpoint}")
+        context.attach_clients(admin, buckets, endpoint_label=f"embedded {endpoint}")
     if result.configured:
         context.activity.record(
             "bootstrap embedded server",
@@ -101,6 +104,24 @@ async def connect(context: AppContext, *, embedded_base: Path | None = None) -> 
             message="configured a Local backend"
             + (" with a new master key" if result.created_master_key else ""),
         )
+
+
+class EmbeddedConnector:
+    """The app's connector: hands a process spawned early to the first embedded connect only
+    (a retry or a later switch back to the embedded profile starts a fresh one)."""
+
+    def __init__(self, embedded_base: Path | None, process: EmbeddedProcess | None) -> None:
+        self.embedded_base = embedded_base
+        self._early = process
+
+    async def __call__(self, context: AppContext) -> None:
+        process = None
+        if context.connection.is_embedded:
+            process, self._early = self._early, None
+            if process is not None and process.access_key != context.connection.access_key:
+                process.stop()  # spawned for other credentials: not this session's
+                process = None
+        await connect(context, embedded_base=self.embedded_base, process=process)
 
 
 def build_app(
@@ -113,6 +134,7 @@ def build_app(
     cli_read_only: bool = False,
     activity: ActivityLog | None = None,
     timer: Callable[[], float] | None = None,
+    embedded_process: EmbeddedProcess | None = None,
 ) -> KmsTuiApp:
     """The console for ``connection``; profile switches rebuild the context the same way."""
     activity = activity if activity is not None else ActivityLog(clock=clock)
@@ -126,7 +148,7 @@ def build_app(
 
     return KmsTuiApp(
         context,
-        connector=functools.partial(connect, embedded_base=embedded_data_dir),
+        connector=EmbeddedConnector(embedded_data_dir, embedded_process),
         context_builder=context_for_profile,
         profile_names=(EMBEDDED_NAME, *sorted(settings.profiles)),
     )

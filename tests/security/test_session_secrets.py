@@ -33,6 +33,7 @@ from kms_tui.api.backends import LocalConfig, VaultAppRoleAuth, VaultKv2Config, 
 from kms_tui.api.buckets import SSE_KMS, BucketEncryptionClient
 from kms_tui.api.errors import KmsAccessDenied, KmsError
 from kms_tui.embedded.config import CONFIG_FILE
+from kms_tui.embedded.keystore import LocalKeyStore
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.settings import Connection, Settings, resolve_connection
 from kms_tui.tui.app import KmsTuiApp
@@ -246,12 +247,15 @@ async def test_embedded_session_leaves_no_secret_behind(
         await evidence.expect_error(KmsError, admin.describe_key("no-such-key"))
 
         await visit_every_screen(pilot, evidence)
-        store = server.service.require_store()
-        for key_id in ("session-key", "doomed-key"):
-            materials[key_id] = store.get(key_id).material
         server_log = server.log_file
 
     master_key = master_key_path().read_text(encoding="utf-8").strip()
+    # The server ran in its own process: read the keys' material back from its directory.
+    store = LocalKeyStore(paths.data_dir() / "keys", master_key)
+    store.open()
+    for key_id in ("session-key", "doomed-key"):
+        materials[key_id] = store.get(key_id).material
+    store.close()
     secrets: dict[str, str | bytes] = {
         "session secret key": connection.secret_key,
         "master key": master_key,
