@@ -242,7 +242,11 @@ class KmsAdminClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._timeout_seconds = timeout
-        tls: bool | ssl.SSLContext = verify if isinstance(verify, bool) else _ca_context(verify)
+        tls: bool | ssl.SSLContext
+        if self.endpoint.startswith("http://"):
+            tls = False  # plain HTTP, no redirects followed: no certificate to check or CAs to load
+        else:
+            tls = verify if isinstance(verify, bool) else _ca_context(verify)
         self._http = httpx.AsyncClient(
             base_url=self.endpoint + ADMIN_PREFIX,
             auth=SigV4Auth(access_key, secret_key, region=region, session_token=session_token),
@@ -414,18 +418,26 @@ class KmsAdminClient:
                 params["marker"] = marker
         return await self._call("GET", "/kms/keys", KeyPage.from_wire, params=params or None)
 
-    async def iter_keys(self, *, page_size: int = 1000) -> AsyncIterator[KeyPage]:
+    async def iter_keys(
+        self, *, page_size: int = 1000, first_page_size: int | None = None
+    ) -> AsyncIterator[KeyPage]:
         """Every page of keys in order, following ``next_marker`` while ``truncated``.
 
+        ``first_page_size`` asks for a smaller first page, so a screen has rows to show sooner.
         A short or empty page does not end the listing (filters apply after the page is cut);
         a server that repeats a marker raises :class:`KmsResponseError` instead of looping.
         """
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ValueError("page_size must be a whole number of 1 or more")
+        for name, size in (("page_size", page_size), ("first_page_size", first_page_size)):
+            if size is None and name == "first_page_size":
+                continue
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a whole number of 1 or more")
         marker: str | None = None
         seen: set[str] = set()
+        limit = first_page_size or page_size
         while True:
-            page = await self.list_keys(limit=page_size, marker=marker)
+            page = await self.list_keys(limit=limit, marker=marker)
+            limit = page_size
             yield page
             if not page.truncated:
                 return

@@ -70,6 +70,16 @@ async def test_iter_keys_yields_three_pages_with_every_id_once_in_byte_order(
     assert len(set(ids)) == KEY_COUNT
 
 
+async def test_a_smaller_first_page_then_full_pages(seeded: EmbeddedServer) -> None:
+    async with admin_client(seeded.endpoint) as client:
+        pages = [p async for p in client.iter_keys(page_size=1000, first_page_size=100)]
+        with pytest.raises(ValueError, match="first_page_size"):
+            _ = [p async for p in client.iter_keys(first_page_size=0)]
+    assert [len(page.keys) for page in pages] == [100, 1000, 1000, 400]
+    ids = [info.key_id for page in pages for info in page.keys]
+    assert ids == _byte_order(_key_ids())
+
+
 async def test_limit_above_1000_is_served_as_1000_and_default_is_100(
     seeded: EmbeddedServer,
 ) -> None:

@@ -23,6 +23,7 @@ from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
 __all__ = ["CHANGE_ACTIONS", "KeysScreen"]
 
 PAGE_SIZE = 1000
+FIRST_PAGE_SIZE = 100  # a screenful and more, drawn before the rest streams in
 _DESCRIBE_CONCURRENCY = 8
 _DETAIL_DELAY_SECONDS = 0.15
 _COUNTDOWN_TICK_SECONDS = 30.0
@@ -136,7 +137,7 @@ class KeysScreen(KeyActionsScreen):
         self._show_status()
         try:
             admin = await self.ctx.admin()
-            async for page in admin.iter_keys(page_size=PAGE_SIZE):
+            async for page in admin.iter_keys(page_size=PAGE_SIZE, first_page_size=FIRST_PAGE_SIZE):
                 rows = [self._row(info) for info in page.keys]
                 rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
                 self.unreadable_count += len(page.unreadable_key_ids)
