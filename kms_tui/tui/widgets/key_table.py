@@ -37,9 +37,13 @@ def _display_state(status: str) -> str:
     return "Enabled" if status == KeyStatus.ACTIVE.value else status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class KeyRow:
-    """What the table knows about one key, with the lower-cased text the filter searches."""
+    """What the table knows about one key, with the lower-cased text the filter searches.
+
+    Rows compare by identity: the table finds a row's position with ``list.index``, which
+    then runs at C speed instead of comparing every field of 100,000 rows.
+    """
 
     key_id: str
     description: str

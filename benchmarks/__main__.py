@@ -1,0 +1,292 @@
+"""``python -m benchmarks``: every case beside its baseline, a table of medians, a JSON copy.
+
+    python -m benchmarks                 # the full run (~4 minutes on 2 cores)
+    python -m benchmarks --quick         # small sizes, few rounds: checks the harness works
+    python -m benchmarks --only startup --only live --rounds 3
+    python -m benchmarks --json /tmp/run.json --profile
+
+Cases: startup, load, table, memory, client, datakeys, live. Data sets are seeded once per run
+in a fresh temporary directory (removed at the end unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.console_cases import ConsoleRunner, LiveSettings
+from benchmarks.dataset import DataSet
+from benchmarks.report import Row, Target, render_markdown, render_table, write_json
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+CASES = ("startup", "load", "table", "memory", "client", "datakeys", "live")
+_NEEDS_LARGE = {"load", "table", "memory"}
+_NEEDS_SMALL = {"startup", "client", "datakeys", "live"}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Sizes and round counts; ``--quick`` swaps in small ones."""
+
+    small_keys: int = 1_000
+    large_keys: int = 100_000
+    rounds: int = 5  # cheap cases
+    heavy_rounds: int = 3  # cases that hold the large data set
+    live: LiveSettings = LiveSettings(rounds=3, window_s=20.0)
+    client_block: int = 50
+    client_blocks: int = 4
+    datakey_requests: int = 400
+
+
+QUICK = Plan(
+    large_keys=5_000,
+    rounds=2,
+    heavy_rounds=1,
+    live=LiveSettings(rounds=1, window_s=4.0, settle_s=2.0),
+    client_block=20,
+    client_blocks=2,
+    datakey_requests=100,
+)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="kms-tui performance harness"
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes and few rounds")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=CASES,
+        metavar="CASE",
+        help=f"run only this case (repeatable): {', '.join(CASES)}",
+    )
+    parser.add_argument("--rounds", type=int, metavar="N", help="rounds for every case")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS / "latest.json",
+        metavar="PATH",
+        help="where to write the JSON copy (default benchmarks/results/latest.json)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write pyinstrument profiles to benchmarks/results/profiles/ (extra runs)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the seeded data directory")
+    options = parser.parse_args(argv)
+    if options.rounds is not None and options.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    return options
+
+
+def _plan(options: argparse.Namespace) -> Plan:
+    plan = QUICK if options.quick else Plan()
+    if options.rounds is not None:
+        plan = replace(
+            plan,
+            rounds=options.rounds,
+            heavy_rounds=options.rounds,
+            live=replace(plan.live, rounds=options.rounds),
+        )
+    return plan
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+class Harness:
+    """Seeds the data sets, runs the chosen cases in a fixed order, gathers the rows."""
+
+    def __init__(self, options: argparse.Namespace, plan: Plan, root: Path) -> None:
+        self.options = options
+        self.plan = plan
+        self.selected = set(options.only or CASES)
+        self.small = DataSet(root / "small", plan.small_keys)
+        self.large = DataSet(root / "large", plan.large_keys)
+        self.profile_dir = RESULTS / "profiles" if options.profile else None
+        self.rows: list[Row] = []
+        self.details: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self.console = ConsoleRunner(
+            cwd=REPO,
+            small=self.small,
+            large=self.large,
+            rounds=plan.rounds,
+            heavy_rounds=plan.heavy_rounds,
+            log=_log,
+            profile_dir=self.profile_dir,
+        )
+
+    def run(self) -> None:
+        if self.profile_dir is not None:
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+        if self.selected & _NEEDS_SMALL:
+            self._seed(self.small)
+        if self.selected & _NEEDS_LARGE:
+            self._seed(self.large)
+        steps: list[tuple[str, Callable[[], list[Row]]]] = [
+            ("startup", self.console.startup),
+            ("client", self._client),
+            ("datakeys", self._datakeys),
+            ("load", self._load),
+            ("table+memory", self._large_console),
+            ("live", lambda: self.console.live(self.plan.live)),
+        ]
+        for name, step in steps:
+            wanted = {"table", "memory"} if name == "table+memory" else {name}
+            if not wanted & self.selected:
+                continue
+            _log(f"{name} …")
+            started = time.perf_counter()
+            try:
+                self.rows.extend(step())
+            except Exception as err:  # one broken case must not hide the others' figures
+                self.errors[name] = f"{type(err).__name__}: {err}"
+                _log(traceback.format_exc())
+            _log(f"{name} done in {time.perf_counter() - started:.0f} s")
+        self.details.update(self.console.details)
+
+    def _seed(self, dataset: DataSet) -> None:
+        _log(f"seeding {dataset.key_count:,} keys …")
+        seconds = dataset.create(cwd=REPO)
+        self.details.setdefault("seed_s", {})[str(dataset.key_count)] = seconds
+
+    def _inproc(self, case: str, dataset: DataSet, rounds: int, *extra: str) -> dict[str, Any]:
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.inproc",
+            case,
+            str(dataset.root),
+            str(dataset.key_count),
+            str(rounds),
+            *extra,
+        ]
+        if self.profile_dir is not None:
+            argv += ["--profile", str(self.profile_dir / f"{case}.txt")]
+        done = subprocess.run(
+            argv, env=dataset.env(), cwd=REPO, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{case} worker failed ({done.returncode}): {done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        self.details[case] = result
+        return result
+
+    def _client(self) -> list[Row]:
+        plan = self.plan
+        result = self._inproc(
+            "client",
+            self.small,
+            plan.rounds,
+            f"--block={plan.client_block}",
+            f"--blocks={plan.client_blocks}",
+        )
+        return [
+            Row(
+                "client overhead",
+                "signed describe_key round trip (baseline: botocore signer + bare httpx)",
+                "ms",
+                result["case_ms"],
+                result["baseline_ms"],
+                Target.ratio_at_most(1.25),
+            )
+        ]
+
+    def _datakeys(self) -> list[Row]:
+        result = self._inproc(
+            "datakeys", self.small, self.plan.rounds, f"--requests={self.plan.datakey_requests}"
+        )
+        return [
+            Row(
+                "data keys",
+                "generate_data_key per second, 16 in flight (baseline: envelope in-process)",
+                "/s",
+                result["case_per_s"],
+                result["baseline_per_s"],
+                Target.report_only("report the ratio"),
+            )
+        ]
+
+    def _load(self) -> list[Row]:
+        result = self._inproc("load", self.large, self.plan.heavy_rounds)
+        keys = f"{result['keys']:,} keys, {result['pages']} pages"
+        parts = (
+            ("fetch_s", "server + transport: same pages, bare signed httpx, no parsing"),
+            ("server_handler_s", "server: route handler in-process (list + render JSON)"),
+            ("server_list_keys_s", "server: KmsService.list_keys in-process"),
+            ("parse_s", "parsing: decode_answer + KeyPage.from_wire on captured bodies"),
+            ("json_s", "parsing: json.loads alone"),
+        )
+        rows = [
+            Row(
+                "scale: load",
+                f"iter_keys over {keys}, total",
+                "s",
+                result["total_s"],
+                [],
+                Target.case_at_most(5, "s"),
+            )
+        ]
+        rows.extend(Row("scale: load", label, "s", result[key]) for key, label in parts)
+        return rows
+
+    def _large_console(self) -> list[Row]:
+        return self.console.large_console(
+            table="table" in self.selected, memory="memory" in self.selected
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the harness; exit 1 when a case could not run (unmet targets still exit 0)."""
+    options = _parse(sys.argv[1:] if argv is None else argv)
+    plan = _plan(options)
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="kms-tui-bench-"))
+    harness = Harness(options, plan, root)
+    try:
+        harness.run()
+    finally:
+        if options.keep:
+            _log(f"data kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    duration = time.perf_counter() - started
+    print(render_table(harness.rows))
+    print(f"\nharness run time: {duration:.0f} s" + (" (--quick)" if options.quick else ""))
+    for name, error in harness.errors.items():
+        print(f"ERROR in {name}: {error}")
+    write_json(
+        options.json,
+        harness.rows,
+        {
+            "quick": options.quick,
+            "cases": sorted(harness.selected),
+            "plan": plan,
+            "duration_s": duration,
+            "errors": harness.errors,
+            "details": harness.details,
+            "markdown": render_markdown(harness.rows),
+        },
+    )
+    print(f"JSON written to {options.json}")
+    return 1 if harness.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
