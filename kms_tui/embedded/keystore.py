@@ -192,6 +192,16 @@ class _StoredRecord:
     marker: str | None
 
 
+def _with_material(record: KeyRecord, material: bytes) -> KeyRecord:
+    """Put the unwrapped material into a just-decoded record that nothing else holds yet.
+
+    Opening 100,000 keys, a second record per key (``dataclasses.replace``) doubled the peak
+    memory of the store for no benefit: the decoded record is thrown away right after.
+    """
+    object.__setattr__(record, "material", bytes(material))
+    return record
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json object hook: RustFS rejects a record or envelope with a repeated field."""
     result: dict[str, Any] = {}
@@ -452,7 +462,7 @@ class LocalKeyStore:
                         failed += 1
                     continue
                 attempted += int(tried)
-                records[key_id] = dataclasses.replace(item.record, material=material)
+                records[key_id] = _with_material(item.record, material)
             if attempted and failed == attempted:
                 raise MasterKeyError("the master key does not decrypt any stored key")
             for key_id in tombstones:
