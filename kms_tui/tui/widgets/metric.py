@@ -47,7 +47,7 @@ class BarChart(Widget):
     """
 
     DEFAULT_CSS = """
-    BarChart { height: 2; color: $accent; }
+    BarChart { height: 2; width: 1fr; color: $accent; }
     """
 
     def __init__(self, *, classes: str | None = None) -> None:
