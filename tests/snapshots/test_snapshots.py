@@ -23,3 +23,21 @@ def test_screen_matches_snapshot(scene: Scene, snap_compare: Any, tmp_path: Path
             terminal_size=SCREEN_SIZE,
             run_before=scene.run_before,
         )
+
+
+def test_no_secret_of_the_seeded_server_is_in_any_picture() -> None:
+    import base64
+
+    from tests.snapshots.scenes import MASTER_KEY, SECRET_KEY
+
+    root = Path(__file__).resolve().parents[2]
+    pictures = [
+        *sorted((root / "screenshots").glob("*.svg")),
+        *sorted((root / "tests" / "snapshots" / "__snapshots__").rglob("*.svg")),
+    ]
+    assert len(pictures) >= 2 * len(SCENES)
+    forms = [SECRET_KEY, MASTER_KEY, base64.b64encode(MASTER_KEY.encode()).decode()]
+    for picture in pictures:
+        text = picture.read_text(encoding="utf-8").replace("&#160;", " ")
+        for secret in forms:
+            assert secret not in text, picture.name
