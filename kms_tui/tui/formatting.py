@@ -16,8 +16,6 @@ __all__ = [
     "format_countdown",
     "format_date",
     "format_tags",
-    "parse_tags",
-    "parse_window_days",
     "validate_key_name",
 ]
 
@@ -56,30 +54,8 @@ def format_countdown(deadline: datetime | None, now: datetime) -> str:
 
 
 def format_tags(tags: Mapping[str, str]) -> str:
-    """Tags as ``k=v, k2=v2`` sorted by key, the same syntax :func:`parse_tags` reads."""
+    """Tags as ``k=v, k2=v2`` sorted by key, the syntax the forms read back."""
     return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
-
-
-def parse_tags(text: str) -> dict[str, str]:
-    """Read ``k=v, k2=v2``; empty input is no tags; raises :class:`FieldError` on bad syntax."""
-    tags: dict[str, str] = {}
-    if not text.strip():
-        return tags
-    for position, raw in enumerate(text.split(","), start=1):
-        item = raw.strip()
-        if not item:
-            raise FieldError(f"tag {position} is empty (remove the extra comma)")
-        if "=" not in item:
-            raise FieldError(f"tag {position} ({item!r}) needs the form key=value")
-        key, _, value = item.partition("=")
-        key = key.strip()
-        value = value.strip()
-        if not key:
-            raise FieldError(f"tag {position} ({item!r}) has no key before '='")
-        if key in tags:
-            raise FieldError(f"tag key {key!r} is given twice")
-        tags[key] = value
-    return tags
 
 
 def validate_key_name(text: str) -> str:
@@ -94,18 +70,3 @@ def validate_key_name(text: str) -> str:
     if text != text.strip():
         raise FieldError("the name must not start or end with spaces")
     return text
-
-
-def parse_window_days(text: str) -> int:
-    """The pending-deletion window: a whole number of days from 7 to 30."""
-    stripped = text.strip()
-    if not stripped:
-        raise FieldError(f"enter a number of days from {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS}")
-    if not (stripped.isascii() and stripped.isdigit()):  # "²".isdigit() and "٩".isdigit() hold
-        raise FieldError(f"{stripped!r} is not a whole number of days")
-    days = int(stripped)
-    if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
-        raise FieldError(
-            f"the window must be {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS} days, got {days}"
-        )
-    return days

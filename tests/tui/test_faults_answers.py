@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,12 +17,9 @@ from textual.widgets import Input, Static
 
 from kms_tui.api.errors import KmsKeyNotFound
 from kms_tui.embedded.server import EmbeddedServer
-from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE, DataKeysScreen
-from kms_tui.tui.screens.keys import KeysScreen
 from kms_tui.tui.widgets.header import KmsHeader
 from tests.fakes.misbehaving import (
     Fault,
@@ -41,46 +37,20 @@ from tests.tui.conftest import (
     APP_SIZE,
     SEEDED_KEY_IDS,
     admin_client_for,
-    fixed_clock,
     wait_connected,
     wait_until,
+)
+from tests.tui.fault_support import (
+    Note,
+    app_via,
+    keys_loaded,
+    no_unexpected_errors,
+    record_notes,
+    titled,
 )
 
 STATUS_ROUTE = "/kms/service-status"
 CLOCKS_DIFFER = "the clocks of this machine and the server differ by more than 15 minutes"
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """One notification as the app was asked to show it."""
-
-    message: str
-    title: str
-    severity: str
-
-
-def record_notes(app: KmsTuiApp) -> list[Note]:
-    """Wrap ``app.notify`` (screens' notify goes through it) so a test can read every call."""
-    notes: list[Note] = []
-    original = app.notify
-
-    def notify(
-        message: str,
-        *,
-        title: str = "",
-        severity: Any = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        notes.append(Note(str(message), title, str(severity)))
-        original(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
-
-
-def titled(notes: list[Note], title: str) -> list[Note]:
-    return [note for note in notes if note.title == title]
 
 
 @pytest.fixture
@@ -88,39 +58,6 @@ def bad(kms_server: EmbeddedServer) -> Iterator[MisbehavingServer]:
     """A misbehaving server passing everything through to the seeded embedded server."""
     with misbehaving(kms_server.endpoint) as server:
         yield server
-
-
-def app_via(endpoint: str, server: EmbeddedServer, *, secret_key: str | None = None) -> KmsTuiApp:
-    """The console against ``endpoint`` with ``server``'s credentials and a 1 s timeout."""
-    connection = Connection(
-        name="faults",
-        endpoint=endpoint,
-        region="us-east-1",
-        access_key=server.access_key,
-        secret_key=secret_key or server.secret_key,
-        timeout_seconds=1.0,
-    )
-    return build_app(
-        connection,
-        Settings(poll_interval_seconds=0.3),
-        clock=fixed_clock,
-        endpoint_label="http://127.0.0.1:faults",
-    )
-
-
-async def keys_loaded(app: KmsTuiApp, pilot: Any) -> KeysScreen:
-    """Wait for the Keys screen to show the seeded keys."""
-    await wait_until(
-        pilot,
-        lambda: (
-            isinstance(app.screen, KeysScreen)
-            and not app.screen.loading
-            and app.screen.key_table.total_count == len(SEEDED_KEY_IDS)
-        ),
-    )
-    screen = app.screen
-    assert isinstance(screen, KeysScreen)
-    return screen
 
 
 async def still_responsive(app: KmsTuiApp, pilot: Any) -> None:
@@ -131,13 +68,6 @@ async def still_responsive(app: KmsTuiApp, pilot: Any) -> None:
     await pilot.press("2")
     await pilot.pause()
     assert app.current_mode == "keys"
-
-
-def no_unexpected_errors(app: KmsTuiApp, notes: list[Note]) -> None:
-    """Nothing reached the worker-error funnel: every failure was an expected KmsError."""
-    assert app.is_running
-    assert not titled(notes, "Unexpected error")
-    assert not [e for e in app.context.activity.entries if e.action.startswith("worker ")]
 
 
 POLL_FAULTS = [

@@ -8,17 +8,14 @@ that keys still work while a call hangs, and that what the user typed survives t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input, Static
 
 from kms_tui.embedded.server import EmbeddedServer
-from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.keys import KeysScreen
 from kms_tui.tui.widgets.header import KmsHeader
 from tests.fakes.misbehaving import hang, misbehaving
@@ -26,76 +23,21 @@ from tests.tui.conftest import (
     APP_SIZE,
     SEEDED_KEY_IDS,
     admin_client_for,
-    fixed_clock,
     wait_connected,
     wait_until,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """One notification as the app was asked to show it."""
-
-    message: str
-    title: str
-    severity: str
-
-
-def record_notes(app: KmsTuiApp) -> list[Note]:
-    """Wrap ``app.notify`` (screens' notify goes through it) so a test can read every call."""
-    notes: list[Note] = []
-    original = app.notify
-
-    def notify(
-        message: str,
-        *,
-        title: str = "",
-        severity: Any = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        notes.append(Note(str(message), title, str(severity)))
-        original(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
-
-
-def titled(notes: list[Note], title: str) -> list[Note]:
-    return [note for note in notes if note.title == title]
-
-
-def app_via(endpoint: str, server: EmbeddedServer, *, verify: bool | str = True) -> KmsTuiApp:
-    """The console against ``endpoint`` with ``server``'s credentials and a 1 s timeout."""
-    connection = Connection(
-        name="faults",
-        endpoint=endpoint,
-        region="us-east-1",
-        access_key=server.access_key,
-        secret_key=server.secret_key,
-        verify=verify,
-        timeout_seconds=1.0,
-    )
-    return build_app(connection, Settings(poll_interval_seconds=0.3), clock=fixed_clock)
+from tests.tui.fault_support import (
+    app_via,
+    keys_loaded,
+    no_unexpected_errors,
+    record_notes,
+    titled,
+)
 
 
 def header_line(app: KmsTuiApp) -> str:
     """The Keys screen's header line (a dialog may be in front of it)."""
     return app.mode_screens["keys"].query_one(KmsHeader).plain_line
-
-
-async def keys_loaded(app: KmsTuiApp, pilot: Any) -> KeysScreen:
-    await wait_until(
-        pilot,
-        lambda: (
-            isinstance(app.screen, KeysScreen)
-            and not app.screen.loading
-            and app.screen.key_table.total_count == len(SEEDED_KEY_IDS)
-        ),
-    )
-    screen = app.screen
-    assert isinstance(screen, KeysScreen)
-    return screen
 
 
 async def fill_create_form(app: KmsTuiApp, pilot: Any, name: str) -> CreateKeyDialog:
@@ -126,18 +68,12 @@ async def reopened_form(
     return form
 
 
-def no_unexpected_errors(app: KmsTuiApp, notes: list[Note]) -> None:
-    assert app.is_running
-    assert not titled(notes, "Unexpected error")
-    assert not [e for e in app.context.activity.entries if e.action.startswith("worker ")]
-
-
 async def test_server_killed_mid_session_and_restarted(
     kms_server: EmbeddedServer, tmp_path: Path
 ) -> None:
     restarted: EmbeddedServer | None = None
     with misbehaving(kms_server.endpoint) as front:
-        app = app_via(front.url, kms_server)
+        app = app_via(front.url, kms_server, endpoint_label=None)
         notes = record_notes(app)
         try:
             async with app.run_test(size=APP_SIZE) as pilot:
@@ -205,7 +141,7 @@ async def test_server_that_never_answers_times_out_and_ui_stays_live(
     kms_server: EmbeddedServer,
 ) -> None:
     with misbehaving(kms_server.endpoint) as front:
-        app = app_via(front.url, kms_server)
+        app = app_via(front.url, kms_server, endpoint_label=None)
         notes = record_notes(app)
         async with app.run_test(size=APP_SIZE) as pilot:
             await wait_connected(pilot, app)
@@ -256,7 +192,7 @@ async def test_untrusted_certificate_names_the_ca_bundle_setting(
 ) -> None:
     with misbehaving(kms_server.endpoint, tls=True) as front:
         assert front.url.startswith("https://127.0.0.1:")
-        app = app_via(front.url, kms_server)
+        app = app_via(front.url, kms_server, endpoint_label=None)
         notes = record_notes(app)
         async with app.run_test(size=APP_SIZE) as pilot:
             await wait_until(pilot, lambda: app.connection_state == "disconnected")
@@ -272,7 +208,9 @@ async def test_untrusted_certificate_names_the_ca_bundle_setting(
             no_unexpected_errors(app, notes)
 
         # The setting the message names is the fix: the same server, its certificate trusted.
-        trusting = app_via(front.url, kms_server, verify=str(front.certificate_path))
+        trusting = app_via(
+            front.url, kms_server, verify=str(front.certificate_path), endpoint_label=None
+        )
         async with trusting.run_test(size=APP_SIZE) as pilot:
             await wait_connected(pilot, trusting)
             await keys_loaded(trusting, pilot)

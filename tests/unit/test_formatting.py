@@ -6,13 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from kms_tui.tui.dialogs.form_rules import window_rule
 from kms_tui.tui.formatting import (
     FieldError,
     format_countdown,
     format_date,
-    format_tags,
-    parse_tags,
-    parse_window_days,
     validate_key_name,
 )
 
@@ -45,32 +43,6 @@ def test_date_is_shown_in_utc() -> None:
     assert format_date(None) == ""
 
 
-def test_tags_round_trip_sorted() -> None:
-    tags = {"team": "storage", "env": "prod"}
-    text = format_tags(tags)
-    assert text == "env=prod, team=storage"
-    assert parse_tags(text) == tags
-
-
-def test_parse_tags_trims_and_allows_empty_value_and_equals_in_value() -> None:
-    assert parse_tags("  a = 1 ,b=,c=x=y ") == {"a": "1", "b": "", "c": "x=y"}
-    assert parse_tags("   ") == {}
-
-
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("a=1,,b=2", "tag 2 is empty"),
-        ("a=1, b", "needs the form key=value"),
-        ("=1", "has no key"),
-        ("a=1, a=2", "given twice"),
-    ],
-)
-def test_parse_tags_errors_say_what_is_wrong(text: str, fragment: str) -> None:
-    with pytest.raises(FieldError, match=fragment):
-        parse_tags(text)
-
-
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
@@ -94,7 +66,7 @@ def test_valid_name_is_returned() -> None:
 
 @pytest.mark.parametrize(("text", "days"), [("7", 7), (" 30 ", 30), ("9", 9)])
 def test_window_in_range(text: str, days: int) -> None:
-    assert parse_window_days(text) == days
+    assert window_rule(text) == days
 
 
 @pytest.mark.parametrize(
@@ -112,4 +84,4 @@ def test_window_in_range(text: str, days: int) -> None:
 )
 def test_window_out_of_range_or_not_a_number(text: str, fragment: str) -> None:
     with pytest.raises(FieldError, match=fragment):
-        parse_window_days(text)
+        window_rule(text)

@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from kms_tui.api.errors import KmsError, KmsNotSupported
 from kms_tui.api.models import Capabilities, KeySpec, KmsStatus
+from kms_tui.tui.dialogs.form_rules import context_rule
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.formatting import FieldError
 from kms_tui.tui.screens.base import KmsScreen
@@ -32,24 +33,8 @@ _SPECS: tuple[KeySpec, ...] = (KeySpec.AES_256, KeySpec.AES_128, KeySpec.CHACHA2
 
 
 def parse_encryption_context(text: str) -> dict[str, str]:
-    """Read ``k=v, k2=v2`` (empty means no context); raises :class:`FieldError` on bad syntax."""
-    context: dict[str, str] = {}
-    if not text.strip():
-        return context
-    for position, raw in enumerate(text.split(","), start=1):
-        item = raw.strip()
-        if not item:
-            raise FieldError(f"pair {position} is empty (remove the extra comma)")
-        if "=" not in item:
-            raise FieldError(f"pair {position} ({item!r}) needs the form key=value")
-        key, _, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not key:
-            raise FieldError(f"pair {position} ({item!r}) has no key before '='")
-        if key in context:
-            raise FieldError(f"context key {key!r} is given twice")
-        context[key] = value
-    return context
+    """Read ``k=v, k2=v2`` (empty means no context); raises :class:`FieldError` on bad input."""
+    return context_rule(text)
 
 
 def parse_ciphertext(text: str) -> bytes:
