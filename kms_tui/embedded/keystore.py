@@ -141,7 +141,9 @@ def _frozen_metadata(metadata: Mapping[str, str]) -> Mapping[str, str]:
         return _NO_METADATA  # one shared empty mapping: most keys of a large store have no tags
     if isinstance(metadata, MappingProxyType):
         return metadata  # already a private read-only copy (a record made from a record)
-    return MappingProxyType({sys.intern(name): value for name, value in metadata.items()})
+    return MappingProxyType(
+        {sys.intern(name): sys.intern(value) for name, value in metadata.items()}
+    )
 
 
 def _empty_metadata() -> Mapping[str, str]:
@@ -442,8 +444,12 @@ class LocalKeyStore:
                 raise MasterKeyError("no master key configured and plaintext storage not allowed")
             self._prepare_directory()
             self._remove_temp_files()
+            # With a salt already on disk, derive first: Argon2id's 19 MiB are freed again before
+            # the records are read, instead of adding to the peak of a large store.
+            keys = self._existing_wrapping_keys() if self._master_key else None
             stored, unreadable = self._read_all_records()
-            keys = self._load_wrapping_keys(stored, unreadable) if self._master_key else None
+            if self._master_key and keys is None:
+                keys = self._load_wrapping_keys(stored, unreadable)
             records: dict[str, KeyRecord] = {}
             tombstones: list[str] = []
             attempted = failed = 0
@@ -462,7 +468,8 @@ class LocalKeyStore:
                         failed += 1
                     continue
                 attempted += int(tried)
-                records[key_id] = _with_material(item.record, material)
+                # Keyed by the record's own id string (equal to the file stem): one copy each.
+                records[item.record.key_id] = _with_material(item.record, material)
             if attempted and failed == attempted:
                 raise MasterKeyError("the master key does not decrypt any stored key")
             for key_id in tombstones:
@@ -535,6 +542,19 @@ class LocalKeyStore:
             except _UnreadableRecord as problem:
                 unreadable[stem] = problem.reason
         return stored, unreadable
+
+    def _existing_wrapping_keys(self) -> _WrappingKeys | None:
+        """The wrapping keys from the salt on disk, or None when there is no salt file yet."""
+        assert self._master_key is not None
+        try:
+            salt = (self._dir / SALT_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise MasterKeyError(f"cannot read {SALT_FILE}: {err.strerror}") from err
+        if len(salt) != SALT_BYTES:
+            raise MasterKeyError(f"{SALT_FILE} must hold exactly {SALT_BYTES} bytes")
+        return derive_wrapping_keys(self._master_key, salt)
 
     def _load_wrapping_keys(
         self, stored: Mapping[str, _StoredRecord], unreadable: Mapping[str, str]
