@@ -338,5 +338,10 @@ async def test_server_gone_mid_session_is_reported_not_fatal(
             "the failure to be recorded",
         )
         assert "could not list buckets" in str(screen.query_one("#buckets-status").render())
-        assert any(n.severity == "error" for n in app._notifications)
+        # Textual adds a notification when its message is processed: let that happen.
+        await wait_until(
+            pilot,
+            lambda: any(n.severity == "error" for n in app._notifications),
+            "an error notification",
+        )
         assert app.screen is screen

@@ -244,7 +244,12 @@ async def test_decrypt_with_a_different_context_fails_without_plaintext(
             "the failed decrypt to be recorded",
         )
         assert not screen.plaintext_field.has_secret
-        assert any(n.severity == "error" for n in app._notifications)
+        # Textual adds a notification when its message is processed: let that happen.
+        await wait_until(
+            pilot,
+            lambda: any(n.severity == "error" for n in app._notifications),
+            "an error notification",
+        )
 
 
 async def test_server_without_decrypt_is_information_not_error(
@@ -295,4 +300,9 @@ async def test_generate_on_a_stopped_kms_reports_the_server_error(
             "the failure to be recorded",
         )
         assert not screen.plaintext_field.has_secret
-        assert any(n.severity == "error" for n in app._notifications)
+        # Textual adds a notification when its message is processed: let that happen.
+        await wait_until(
+            pilot,
+            lambda: any(n.severity == "error" for n in app._notifications),
+            "an error notification",
+        )

@@ -136,8 +136,13 @@ async def test_read_only_session_changes_nothing_and_says_why(
         await pilot.press("c", "d", "e", "t", "space", "d")
         await pilot.pause()
         assert app.screen is screen  # no dialog opened
-        assert any("read-only session: create key is disabled" in n for n in notifications(app))
-        assert any("read-only session: schedule deletion" in n for n in notifications(app))
+        await wait_until(
+            pilot,
+            lambda: (
+                any("read-only session: create key is disabled" in n for n in notifications(app))
+                and any("read-only session: schedule deletion" in n for n in notifications(app))
+            ),
+        )
         assert "read-only" in screen.status_text
         await wait_until(pilot, lambda: keys_idle(app))
     assert await server_key_ids(kms_server) == list(SEEDED_KEY_IDS)
@@ -158,7 +163,7 @@ async def test_rotate_is_disabled_with_reason_on_local(
         await pilot.press("R")
         await pilot.pause()
         assert app.screen is screen
-        assert "this backend cannot rotate keys" in notifications(app)
+        await wait_until(pilot, lambda: "this backend cannot rotate keys" in notifications(app))
 
 
 async def test_copy_id_puts_the_key_on_the_clipboard(
@@ -169,7 +174,7 @@ async def test_copy_id_puts_the_key_on_the_clipboard(
         await open_keys(app, pilot)
         await pilot.press("down", "y")
         assert app.clipboard == "beta-key"
-        assert "copied beta-key" in notifications(app)
+        await wait_until(pilot, lambda: "copied beta-key" in notifications(app))
 
 
 async def test_generate_data_key_hands_the_key_to_the_data_keys_screen(
@@ -213,7 +218,7 @@ async def test_503_from_a_stopped_kms_is_shown_and_logged_and_input_kept(
         failed = [e for e in app.context.activity.entries if e.action == "create key"]
         assert failed and not failed[-1].ok
         assert "not running" in failed[-1].message.lower()
-        assert any("not running" in n.lower() for n in notifications(app))
+        await wait_until(pilot, lambda: any("not running" in n.lower() for n in notifications(app)))
         await pilot.press("escape")
 
 
