@@ -373,7 +373,9 @@ async def test_notifications_are_plain_text(kms_server, make_app) -> None:
         await wait_connected(pilot, app)
         # A server message or key id with brackets: as markup, "[/]" would crash the app.
         app.screen.notify("key team=[/]x refused [bold]", title="create key [/] failed")
-        await pilot.pause(0.2)
+        await wait_until(
+            pilot,
+            lambda: "key team=[/]x refused [bold]" in [n.message for n in app._notifications],
+        )
+        await pilot.pause(0.2)  # and it is drawn
         assert app.is_running
-        shown = [n.message for n in app._notifications]
-        assert "key team=[/]x refused [bold]" in shown
