@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -284,7 +285,8 @@ def _str_map(
     for name, item in value.items():
         if not isinstance(item, str):
             raise _bad(where, f"{key}.{name}", "a string", item)
-    return MappingProxyType(dict(value))
+    # Tags repeat across keys (env=prod, team=...): interned, 100,000 listed keys share them.
+    return MappingProxyType({sys.intern(name): sys.intern(item) for name, item in value.items()})
 
 
 def _str_tuple(

@@ -6,6 +6,7 @@ Kept free of Textual so it is cheap to import and easy to test; every parser rai
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -55,7 +56,16 @@ def format_countdown(deadline: datetime | None, now: datetime) -> str:
 
 def format_tags(tags: Mapping[str, str]) -> str:
     """Tags as ``k=v, k2=v2`` sorted by key, the syntax the forms read back."""
-    return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+    if not tags:
+        return ""
+    return _tags_text(tuple(sorted(tags.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags_text(items: tuple[tuple[str, str], ...]) -> str:
+    # Cached: keys that share a tag set (env=prod, team=...) share one string, which matters
+    # when the key table holds 100,000 of them.
+    return ", ".join(f"{key}={value}" for key, value in items)
 
 
 def validate_key_name(text: str) -> str:
