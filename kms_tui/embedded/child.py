@@ -38,7 +38,7 @@ def default_log_file() -> Path:
     """Where the embedded server writes its log (0600, under the platform state directory)."""
     import platformdirs
 
-    return platformdirs.user_state_path("kms-tui") / "logs" / "embedded-server.log"
+    return platformdirs.user_state_path("kms-tui") / "log" / "embedded-server.log"
 
 
 class EmbeddedProcessError(Exception):
