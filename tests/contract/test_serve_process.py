@@ -185,7 +185,7 @@ def test_embedded_server_default_log_file_and_credentials(
         assert len(first.secret_key) >= 32
         assert first.endpoint != second.endpoint
         assert list_bucket_names(first.endpoint, first.access_key, first.secret_key) == []
-    log_file = isolated_dirs / "state" / "kms-tui" / "logs" / "embedded-server.log"
+    log_file = isolated_dirs / "state" / "kms-tui" / "log" / "embedded-server.log"
     assert log_file.exists()
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     assert capfd.readouterr() == ("", "")
