@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_tui.embedded.keystore import KeyRecord, load_strict_json
+from kms_tui.embedded.keyrecord import KeyRecord, load_strict_json
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
 
 __all__ = [

@@ -7,32 +7,49 @@ indexed in memory at ``open()``; reads never touch the disk afterwards.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import contextlib
 import dataclasses
-import hashlib
-import json
 import os
 import re
 import stat
-import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
-from kms_tui.embedded.admin_bodies import lone_surrogate_error
 from kms_tui.embedded.fsutil import make_private_dirs
-from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
+from kms_tui.embedded.keyrecord import (
+    KEY_STATUSES,
+    MARKER_ENCRYPTED,
+    MATERIAL_BYTES,
+    REASON_AUTH,
+    REASON_BAD_ID,
+    REASON_IO,
+    REASON_NEEDS_MASTER,
+    SALT_BYTES,
+    InvalidKeyIdError,
+    InvalidRecordError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyRecord,
+    KeyStoreError,
+    KeyUnreadableError,
+    MasterKeyError,
+    RestoreInProgressError,
+    StorageError,
+    StoredRecord,
+    UnreadableRecord,
+    WrappingKeys,
+    decode_record,
+    derive_wrapping_keys,
+    encode_record,
+    unwrap_material,
+    validate_key_id,
+    with_material,
+)
+from kms_tui.embedded.timefmt import format_zoned, utc_now
 
 __all__ = [
     "KEY_STATUSES",
@@ -50,347 +67,14 @@ __all__ = [
     "validate_key_id",
 ]
 
-KEY_STATUSES = ("Active", "Disabled", "PendingDeletion", "Deleted")
-FORMAT_VERSION = 1
-MARKER_ENCRYPTED = "encrypted-master-key"
-MARKER_PLAINTEXT = "plaintext-dev-only"
 SALT_FILE = ".master-key.salt"
 RESTORE_MARKER_FILE = ".restore-commit.json"
 KEY_SUFFIX = ".key"
-MATERIAL_BYTES = 32
-SALT_BYTES = 16
-NONCE_BYTES = 12
-_LEGACY_KDF_SUFFIX = b"rustfs-kms-local"
-_ARGON2_MEMORY_KIB = 19456
-_ARGON2_ITERATIONS = 2
-_ARGON2_LANES = 1
 _NAME_MAX = 255
 _TEMP_SUFFIX_LEN = len(".tmp-") + 36
 _HEX = "[0-9A-Fa-f]"
 _TEMP_NAME = re.compile(rf"\.tmp-{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$")
 _DIR_MODE = 0o700
-
-# Reasons a record is listed as unreadable (kept short and free of key material).
-REASON_CORRUPT = "corrupt"
-REASON_IDENTITY = "identity-mismatch"
-REASON_VERSION = "unsupported-format-version"
-REASON_FORMAT = "unsupported-format"
-REASON_MISSING = "material-missing"
-REASON_AUTH = "authentication-failed"
-REASON_NEEDS_MASTER = "master-key-required"
-REASON_BAD_ID = "invalid-key-id"
-REASON_IO = "io-error"
-
-
-class KeyStoreError(Exception):
-    """Base of every key-store failure; messages never contain key material."""
-
-
-class KeyNotFoundError(KeyStoreError):
-    """No readable record with that id."""
-
-
-class KeyExistsError(KeyStoreError):
-    """A record with that id already exists."""
-
-
-class KeyUnreadableError(KeyStoreError):
-    """The record is present but cannot be decoded or decrypted."""
-
-
-class InvalidKeyIdError(KeyStoreError, ValueError):
-    """The id cannot be a single plain file name."""
-
-
-class InvalidRecordError(KeyStoreError, ValueError):
-    """A record handed in for writing cannot be stored (material size, unencodable text)."""
-
-
-class StorageError(KeyStoreError):
-    """An I/O failure; the previous state is left intact."""
-
-
-class MasterKeyError(KeyStoreError):
-    """Wrong master key or a salt problem at open()."""
-
-
-class RestoreInProgressError(KeyStoreError):
-    """An interrupted backup restore left its commit marker; RustFS refuses to start too."""
-
-
-def validate_key_id(key_id: str) -> None:
-    """Reject ids that are not a single plain file name, as RustFS does."""
-    if not key_id:
-        raise InvalidKeyIdError("key id must not be empty")
-    if key_id in (".", ".."):
-        raise InvalidKeyIdError(f"key id {key_id!r} is not a plain file name")
-    for forbidden in ("/", "\\", "\x00"):
-        if forbidden in key_id:
-            raise InvalidKeyIdError(f"key id {key_id!r} contains a forbidden character")
-    try:
-        key_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidKeyIdError(f"key id {key_id!r} is not valid Unicode") from None
-
-
-_NO_METADATA: Mapping[str, str] = MappingProxyType({})
-
-
-def _frozen_metadata(metadata: Mapping[str, str]) -> Mapping[str, str]:
-    if not metadata:
-        return _NO_METADATA  # one shared empty mapping: most keys of a large store have no tags
-    if isinstance(metadata, MappingProxyType):
-        return metadata  # already a private read-only copy (a record made from a record)
-    return MappingProxyType(
-        {sys.intern(name): sys.intern(value) for name, value in metadata.items()}
-    )
-
-
-def _empty_metadata() -> Mapping[str, str]:
-    return _NO_METADATA
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """One master key as held in memory; material never appears in repr."""
-
-    key_id: str
-    material: bytes = field(repr=False)
-    version: int = 1
-    algorithm: str = "AES_256"
-    usage: str = "EncryptDecrypt"
-    status: str = "Active"
-    description: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=_empty_metadata)
-    created_at: str = ""
-    rotated_at: str | None = None
-    created_by: str | None = "local-kms"
-    deletion_date: str | None = None
-
-    def __post_init__(self) -> None:
-        """Copy the tags into a read-only mapping so a shared record cannot be changed."""
-        object.__setattr__(self, "metadata", _frozen_metadata(self.metadata))
-        object.__setattr__(self, "material", bytes(self.material))
-
-    def __hash__(self) -> int:
-        """Hash by identity fields; the tag mapping itself is not hashable."""
-        return hash((self.key_id, self.version, self.status, self.created_at))
-
-
-class _UnreadableRecord(Exception):
-    """Internal: why one record file could not be turned into a KeyRecord."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class _StoredRecord:
-    """A record file decoded from JSON but not yet decrypted."""
-
-    record: KeyRecord  # material holds the stored (possibly encrypted) bytes
-    nonce: bytes
-    marker: str | None
-
-
-def _with_material(record: KeyRecord, material: bytes) -> KeyRecord:
-    """Put the unwrapped material into a just-decoded record that nothing else holds yet.
-
-    Opening 100,000 keys, a second record per key (``dataclasses.replace``) doubled the peak
-    memory of the store for no benefit: the decoded record is thrown away right after.
-    """
-    object.__setattr__(record, "material", bytes(material))
-    return record
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json object hook: RustFS rejects a record or envelope with a repeated field."""
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError(f"duplicate field {name!r}")
-        result[name] = value
-    return result
-
-
-def load_strict_json(raw: bytes) -> Any:
-    """Parse UTF-8 JSON, refusing duplicate fields and lone surrogates, as serde_json does."""
-    text = raw.decode("utf-8")
-    document = json.loads(text, object_pairs_hook=_reject_duplicates)
-    surrogate = lone_surrogate_error(text)
-    if surrogate is not None:
-        raise ValueError(surrogate)
-    return document
-
-
-def _require(doc: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = doc.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise _UnreadableRecord(REASON_CORRUPT)
-    return value
-
-
-def _optional_str(doc: Mapping[str, Any], name: str) -> str | None:
-    value = doc.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise _UnreadableRecord(REASON_CORRUPT)
-
-
-def _check_timestamp(value: str | None) -> None:
-    if value is None:
-        return
-    try:
-        parse_zoned(value)
-    except ValueError:
-        raise _UnreadableRecord(REASON_CORRUPT) from None
-
-
-def _decode_record(stem: str, raw: bytes) -> _StoredRecord:
-    """Decode one record file's JSON (no decryption yet), applying the reference's checks."""
-    try:
-        doc = load_strict_json(raw)
-    except (ValueError, RecursionError):
-        raise _UnreadableRecord(REASON_CORRUPT) from None
-    if not isinstance(doc, dict):
-        raise _UnreadableRecord(REASON_CORRUPT)
-    format_version = doc.get("format_version", FORMAT_VERSION)
-    if not isinstance(format_version, int) or isinstance(format_version, bool):
-        raise _UnreadableRecord(REASON_CORRUPT)
-    if format_version > FORMAT_VERSION:
-        raise _UnreadableRecord(REASON_VERSION)
-    key_id = _require(doc, "key_id", str)
-    if key_id != stem:
-        raise _UnreadableRecord(REASON_IDENTITY)
-    marker = doc.get("at_rest_protection")
-    if marker is not None and marker not in (MARKER_ENCRYPTED, MARKER_PLAINTEXT):
-        raise _UnreadableRecord(REASON_FORMAT)
-    status = _require(doc, "status", str)
-    if status not in KEY_STATUSES:
-        raise _UnreadableRecord(REASON_CORRUPT)
-    metadata = doc.get("metadata", {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise _UnreadableRecord(REASON_CORRUPT)
-    nonce_list = _require(doc, "nonce", list)
-    if not all(
-        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in nonce_list
-    ):
-        raise _UnreadableRecord(REASON_CORRUPT)
-    encoded = _require(doc, "encrypted_key_material", str)
-    if not encoded:
-        raise _UnreadableRecord(REASON_MISSING)
-    try:
-        stored_material = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise _UnreadableRecord(REASON_CORRUPT) from None
-    created_at = _require(doc, "created_at", str)
-    rotated_at = _optional_str(doc, "rotated_at")
-    deletion_date = _optional_str(doc, "deletion_date")
-    for moment in (created_at, rotated_at, deletion_date):
-        _check_timestamp(moment)
-    created_by = _optional_str(doc, "created_by")
-    # Interned: 100,000 records share a handful of these values instead of a copy each.
-    record = KeyRecord(
-        key_id=key_id,
-        material=stored_material,
-        version=_require(doc, "version", int),
-        algorithm=sys.intern(_require(doc, "algorithm", str)),
-        usage=sys.intern(_require(doc, "usage", str)),
-        status=sys.intern(status),
-        description=_optional_str(doc, "description"),
-        metadata=metadata,
-        created_at=created_at,
-        rotated_at=rotated_at,
-        created_by=sys.intern(created_by) if created_by is not None else None,
-        deletion_date=deletion_date,
-    )
-    return _StoredRecord(record=record, nonce=bytes(nonce_list), marker=marker)
-
-
-@dataclass(frozen=True, slots=True)
-class _WrappingKeys:
-    """The keys that protect material at rest: Argon2id (current) and SHA-256 (legacy read)."""
-
-    argon2: bytes
-    legacy: bytes
-
-
-def derive_wrapping_keys(master_key: str, salt: bytes) -> _WrappingKeys:
-    """RustFS's KDFs: Argon2id v0x13 m=19456 KiB t=2 p=1, and the pre-beta.9 SHA-256 one."""
-    password = master_key.encode("utf-8")
-    kdf = Argon2id(
-        salt=salt,
-        length=32,
-        iterations=_ARGON2_ITERATIONS,
-        lanes=_ARGON2_LANES,
-        memory_cost=_ARGON2_MEMORY_KIB,
-    )
-    legacy = hashlib.sha256(password + _LEGACY_KDF_SUFFIX).digest()
-    return _WrappingKeys(argon2=kdf.derive(password), legacy=legacy)
-
-
-def _open_gcm(key: bytes, nonce: bytes, sealed: bytes) -> bytes | None:
-    try:
-        return AESGCM(key).decrypt(nonce, sealed, None)
-    except InvalidTag:
-        return None
-
-
-def _unwrap_material(stored: _StoredRecord, keys: _WrappingKeys | None) -> tuple[bytes, bool]:
-    """The §2.2 decision table: (raw material, whether decryption was attempted)."""
-    sealed = stored.record.material
-    if stored.marker == MARKER_PLAINTEXT or (stored.marker is None and not stored.nonce):
-        material, attempted = sealed, False
-    else:
-        if len(stored.nonce) != NONCE_BYTES:
-            raise _UnreadableRecord(REASON_CORRUPT)
-        if keys is None:
-            raise _UnreadableRecord(REASON_NEEDS_MASTER)
-        opened = _open_gcm(keys.argon2, stored.nonce, sealed)
-        if opened is None and stored.marker is None:
-            opened = _open_gcm(keys.legacy, stored.nonce, sealed)
-        if opened is None:
-            raise _UnreadableRecord(REASON_AUTH)
-        material, attempted = opened, True
-    if len(material) != MATERIAL_BYTES:
-        raise _UnreadableRecord(REASON_CORRUPT)
-    return material, attempted
-
-
-def encode_record(record: KeyRecord, wrapping_key: bytes | None) -> bytes:
-    """Serialise a record exactly as RustFS does (serde pretty JSON, reference field order)."""
-    if len(record.material) != MATERIAL_BYTES:
-        raise InvalidRecordError(f"key material must be {MATERIAL_BYTES} bytes")
-    if wrapping_key is None:
-        sealed, nonce, marker = record.material, b"", MARKER_PLAINTEXT
-    else:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(wrapping_key).encrypt(nonce, record.material, None)
-        marker = MARKER_ENCRYPTED
-    document = {
-        "format_version": FORMAT_VERSION,
-        "key_id": record.key_id,
-        "version": record.version,
-        "algorithm": record.algorithm,
-        "usage": record.usage,
-        "status": record.status,
-        "description": record.description,
-        "metadata": dict(record.metadata),
-        "created_at": record.created_at,
-        "rotated_at": record.rotated_at,
-        "created_by": record.created_by,
-        "deletion_date": record.deletion_date,
-        "encrypted_key_material": base64.b64encode(sealed).decode("ascii"),
-        "nonce": list(nonce),
-        "at_rest_protection": marker,
-    }
-    try:
-        return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRecordError(
-            f"record {record.key_id!r} holds text that is not valid Unicode"
-        ) from None
 
 
 class LocalKeyStore:
@@ -417,7 +101,7 @@ class LocalKeyStore:
         self._ids: list[str] = []
         self._records: dict[str, KeyRecord] = {}
         self._unreadable: dict[str, str] = {}
-        self._keys: _WrappingKeys | None = None
+        self._keys: WrappingKeys | None = None
         self._opened = False
 
     def __repr__(self) -> str:
@@ -460,8 +144,8 @@ class LocalKeyStore:
                     tombstones.append(key_id)
                     continue
                 try:
-                    material, tried = _unwrap_material(item, keys)
-                except _UnreadableRecord as problem:
+                    material, tried = unwrap_material(item, keys)
+                except UnreadableRecord as problem:
                     unreadable[key_id] = problem.reason
                     if problem.reason in (REASON_AUTH, REASON_NEEDS_MASTER):
                         attempted += 1
@@ -469,7 +153,7 @@ class LocalKeyStore:
                     continue
                 attempted += int(tried)
                 # Keyed by the record's own id string (equal to the file stem): one copy each.
-                records[item.record.key_id] = _with_material(item.record, material)
+                records[item.record.key_id] = with_material(item.record, material)
             if attempted and failed == attempted:
                 raise MasterKeyError("the master key does not decrypt any stored key")
             for key_id in tombstones:
@@ -515,8 +199,8 @@ class LocalKeyStore:
         except OSError as err:
             raise StorageError(f"cannot remove temp files: {err.strerror}") from err
 
-    def _read_all_records(self) -> tuple[dict[str, _StoredRecord], dict[str, str]]:
-        stored: dict[str, _StoredRecord] = {}
+    def _read_all_records(self) -> tuple[dict[str, StoredRecord], dict[str, str]]:
+        stored: dict[str, StoredRecord] = {}
         unreadable: dict[str, str] = {}
         try:
             with os.scandir(self._dir) as entries:
@@ -532,18 +216,18 @@ class LocalKeyStore:
             try:
                 validate_key_id(stem)
                 raw = (self._dir / name).read_bytes()
-                stored[stem] = _decode_record(stem, raw)
+                stored[stem] = decode_record(stem, raw)
             except InvalidKeyIdError:
                 unreadable[stem] = REASON_BAD_ID
             except IsADirectoryError:
                 continue
             except OSError:
                 unreadable[stem] = REASON_IO
-            except _UnreadableRecord as problem:
+            except UnreadableRecord as problem:
                 unreadable[stem] = problem.reason
         return stored, unreadable
 
-    def _existing_wrapping_keys(self) -> _WrappingKeys | None:
+    def _existing_wrapping_keys(self) -> WrappingKeys | None:
         """The wrapping keys from the salt on disk, or None when there is no salt file yet."""
         assert self._master_key is not None
         try:
@@ -557,8 +241,8 @@ class LocalKeyStore:
         return derive_wrapping_keys(self._master_key, salt)
 
     def _load_wrapping_keys(
-        self, stored: Mapping[str, _StoredRecord], unreadable: Mapping[str, str]
-    ) -> _WrappingKeys:
+        self, stored: Mapping[str, StoredRecord], unreadable: Mapping[str, str]
+    ) -> WrappingKeys:
         assert self._master_key is not None
         salt_path = self._dir / SALT_FILE
         try:

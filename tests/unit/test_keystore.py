@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from kms_tui.embedded.keyrecord import derive_wrapping_keys, encode_record
 from kms_tui.embedded.keystore import (
     InvalidKeyIdError,
     InvalidRecordError,
@@ -32,8 +33,6 @@ from kms_tui.embedded.keystore import (
     LocalKeyStore,
     MasterKeyError,
     RestoreInProgressError,
-    derive_wrapping_keys,
-    encode_record,
     validate_key_id,
 )
 
