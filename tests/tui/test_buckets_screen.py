@@ -153,6 +153,46 @@ async def test_invalid_bucket_name_refused_at_the_field(
     assert await bucket_names(kms_server) == set()
 
 
+async def test_a_refused_encryption_comes_back_with_the_choice_kept(
+    kms_server: EmbeddedServer, make_app: Callable[..., KmsTuiApp]
+) -> None:
+    await seed_buckets(kms_server, "ledger")
+    app = make_app(kms_server)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_buckets(app, pilot)
+        dialog = await open_encryption_dialog(app, pilot, screen, "ledger")
+        await pilot.click("#sse-kms")
+        await pilot.press("k")
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyPickerDialog), "the picker")
+        picker = app.screen
+        assert isinstance(picker, KeyPickerDialog)
+        await wait_until(pilot, lambda: not picker.keys_loading, "the key list")
+        await pilot.press(*"gamma", "enter")
+        await wait_until(pilot, lambda: app.screen is dialog, "back in the dialog")
+        # Someone stops the KMS before Apply: the server refuses SSE-KMS.
+        async with admin_client_for(kms_server) as admin:
+            await admin.stop()
+        await pilot.click("#apply")
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, BucketEncryptionDialog)
+                and app.screen is not dialog
+                and bool(app.screen.server_error)
+            ),
+            "the dialog again, with the refusal",
+        )
+        again = app.screen
+        assert isinstance(again, BucketEncryptionDialog)
+        assert again.use_kms and again.kms_key_id == "gamma-key"  # the choice is kept
+        assert "request id" in str(again.server_error)
+        await pilot.press("escape")
+    assert await encryption_of(kms_server, "ledger") is None
+    assert any(
+        e.action == "set bucket encryption" and not e.ok for e in app.context.activity.entries
+    )
+
+
 async def test_set_sse_kms_with_picked_key_then_sse_s3_then_remove(
     kms_server: EmbeddedServer, make_app: Callable[..., KmsTuiApp]
 ) -> None:

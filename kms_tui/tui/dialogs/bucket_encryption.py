@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, RadioButton, RadioSet
+from textual.widgets import Button, Label, RadioButton, RadioSet, Static
 
 from kms_tui.api.buckets import BucketEncryption
 from kms_tui.tui.dialogs.form_rules import EncryptionChoice, encryption_rules
@@ -30,10 +30,17 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
     ]
 
     def __init__(
-        self, bucket: str, current: BucketEncryption | None, load_admin: AdminLoader
+        self,
+        bucket: str,
+        current: BucketEncryption | None,
+        load_admin: AdminLoader,
+        *,
+        server_error: str | None = None,
     ) -> None:
+        """``current`` preselects the choice; ``server_error`` says why the last one failed."""
         super().__init__(classes="kms-dialog")
         self.bucket = bucket
+        self.server_error = server_error
         self._load_admin = load_admin
         self.kms_key_id: str | None = current.kms_key_id if current is not None else None
         self.use_kms = current is None or current.is_sse_kms
@@ -43,6 +50,11 @@ class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):
             yield Label(
                 f"Default encryption for {self.bucket}", classes="dialog-title", markup=False
             )
+            refusal = Static(
+                self.server_error or "", id="server-error", classes="server-error", markup=False
+            )
+            refusal.set_class(bool(self.server_error), "visible")
+            yield refusal
             with RadioSet(id="algorithm"):
                 yield RadioButton(
                     "SSE-S3 (keys managed by the server)", id="sse-s3", value=not self.use_kms

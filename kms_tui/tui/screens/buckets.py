@@ -327,19 +327,25 @@ class BucketsScreen(KmsScreen):
         """Ask for the encryption, apply it, reload."""
         row = self.rows.get(name)
         current = row.encryption if row is not None else None
-        choice = await self.app.push_screen_wait(
-            BucketEncryptionDialog(name, current, self.ctx.admin)
-        )
-        if choice is None:
-            return
-        try:
-            client = await self.ctx.buckets()
-            await client.put_bucket_encryption(
-                name, algorithm=choice.algorithm, kms_key_id=choice.kms_key_id
+        refusal: str | None = None
+        while True:
+            choice = await self.app.push_screen_wait(
+                BucketEncryptionDialog(name, current, self.ctx.admin, server_error=refusal)
             )
-        except KmsError as err:
-            self.report_error("set bucket encryption", name, err)
-            return
+            if choice is None:
+                return
+            try:
+                client = await self.ctx.buckets()
+                await client.put_bucket_encryption(
+                    name, algorithm=choice.algorithm, kms_key_id=choice.kms_key_id
+                )
+            except KmsError as err:
+                self.report_error("set bucket encryption", name, err)
+                # Back to the dialog with the choice kept and the refusal shown above it.
+                current = BucketEncryption(choice.algorithm, choice.kms_key_id)
+                refusal = error_text(err)
+                continue
+            break
         self.report_done(
             "set bucket encryption", name, f"{name}: default encryption {choice.label}"
         )
