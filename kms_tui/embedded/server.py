@@ -129,8 +129,6 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("kms-tui") / "server"
 
 
-
-
 class _Sweeper:
     """Runs the KMS deletion sweep now and then every ``interval`` seconds in a thread."""
 
