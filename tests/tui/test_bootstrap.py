@@ -177,8 +177,9 @@ async def test_r_starts_an_embedded_server_that_failed_to_start() -> None:
         await wait_until(pilot, lambda: app.connection_state == "connected")
         await wait_until(
             pilot,
-            lambda: app.service_status is not None
-            and app.service_status.state is ServiceState.RUNNING,
+            lambda: (
+                app.service_status is not None and app.service_status.state is ServiceState.RUNNING
+            ),
         )
         assert app.context.embedded_server is not None and app.context.embedded_server.running
         assert any(e.action == "reconnect" and e.ok for e in app.context.activity.entries)

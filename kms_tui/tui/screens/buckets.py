@@ -297,9 +297,7 @@ class BucketsScreen(KmsScreen):
         """Ask for the name, create the bucket, reload; a refused name comes back to be fixed."""
         typed, refusal = "", None
         while True:
-            name = await self.app.push_screen_wait(
-                CreateBucketDialog(typed, server_error=refusal)
-            )
+            name = await self.app.push_screen_wait(CreateBucketDialog(typed, server_error=refusal))
             if name is None:
                 return
             try:

@@ -28,9 +28,7 @@ def chart_rows(points: tuple[float, ...], width: int, height: int) -> tuple[str,
         return ()
     shown = points[-width:]
     top = max(shown, default=0.0)
-    levels = [
-        round(max(point, 0.0) / top * height * 8) if top > 0 else 0 for point in shown
-    ]
+    levels = [round(max(point, 0.0) / top * height * 8) if top > 0 else 0 for point in shown]
     rows = []
     for row in range(height):
         floor = (height - 1 - row) * 8
