@@ -20,7 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import KmsStatus, ServiceStatus
+from kms_tui.api.models import Capabilities, KmsStatus, ServiceStatus
 from kms_tui.settings import SettingsError
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.commands import KmsCommands
@@ -90,6 +90,9 @@ class KmsTuiApp(App[None]):
     # State for watchers only (the header, the screens): changing it must not repaint the
     # whole app, or every 2 s poll would send a full screen to the terminal.
     kms_status: reactive[KmsStatus | None] = reactive(None, always_update=True, repaint=False)
+    # What the backend can do, derived from kms_status; it changes (and its watchers run) only
+    # when the capabilities do, not on every poll.
+    capabilities: reactive[Capabilities | None] = reactive(None, repaint=False)
     service_status: reactive[ServiceStatus | None] = reactive(
         None, always_update=True, repaint=False
     )
@@ -164,6 +167,9 @@ class KmsTuiApp(App[None]):
     @work(exclusive=True, group="app.poll", exit_on_error=False)
     async def _poll_forever(self) -> None:
         await self.poller.run()
+
+    def watch_kms_status(self, status: KmsStatus | None) -> None:
+        self.capabilities = status.capabilities if status is not None else None
 
     # --- notifications ----------------------------------------------------------------------
 

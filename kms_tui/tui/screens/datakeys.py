@@ -18,7 +18,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from kms_tui.api.errors import KmsError, KmsNotSupported
-from kms_tui.api.models import Capabilities, KeySpec, KmsStatus
+from kms_tui.api.models import Capabilities, KeySpec
 from kms_tui.tui.dialogs.form_rules import context_rule
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.formatting import FieldError
@@ -96,7 +96,6 @@ class DataKeysScreen(KmsScreen):
         self.key_id: str | None = None
         self.ciphertext_b64: str | None = None
         self.decrypt_unsupported = False
-        self._shown_capabilities: Capabilities | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -159,8 +158,8 @@ class DataKeysScreen(KmsScreen):
         self.query_one("#generate-pane").border_title = "Generate"
         self.query_one("#decrypt-pane").border_title = "Decrypt"
         self.query_one("#result-pane").border_title = "Result"
-        if "kms_status" in getattr(type(self.app), "_reactives", {}):
-            self.watch(self.app, "kms_status", self._capabilities_changed, init=True)
+        if "capabilities" in getattr(type(self.app), "_reactives", {}):
+            self.watch(self.app, "capabilities", self._capabilities_changed, init=True)
         self._sync_controls()
         self._take_pending_key()
 
@@ -174,11 +173,8 @@ class DataKeysScreen(KmsScreen):
             self._set_key(pending)
             self.app.pending_datakey_key_id = None  # type: ignore[attr-defined]
 
-    def _capabilities_changed(self, status: KmsStatus | None) -> None:
-        capabilities = status.capabilities if status is not None else None
-        if capabilities != self._shown_capabilities:  # not on every poll: it redraws the footer
-            self._shown_capabilities = capabilities
-            self._sync_controls()
+    def _capabilities_changed(self, _capabilities: Capabilities | None) -> None:
+        self._sync_controls()
 
     # --- state shown -----------------------------------------------------------------------
 

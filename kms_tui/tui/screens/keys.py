@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import Capabilities, KeyInfo, KmsStatus
+from kms_tui.api.models import Capabilities, KeyInfo
 from kms_tui.tui.screens.base import error_text
 from kms_tui.tui.screens.keys_actions import KeyActionsScreen
 from kms_tui.tui.styles import style_path
@@ -92,7 +92,6 @@ class KeysScreen(KeyActionsScreen):
         self.load_error: str | None = None
         self._deletion_dates: dict[str, datetime] = {}
         self._pending_jump: str | None = None
-        self._shown_capabilities: Capabilities | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("connecting…", id="keys-status", markup=False)
@@ -106,16 +105,13 @@ class KeysScreen(KeyActionsScreen):
     def on_mount(self) -> None:
         self.query_one("#keys-filter", Input).display = False
         self.key_table.focus()
-        if "kms_status" in getattr(type(self.app), "_reactives", {}):
-            self.watch(self.app, "kms_status", self._capabilities_changed, init=False)
+        if "capabilities" in getattr(type(self.app), "_reactives", {}):
+            self.watch(self.app, "capabilities", self._capabilities_changed, init=False)
         self.set_interval(_COUNTDOWN_TICK_SECONDS, self.key_table.refresh)
         self.load_keys()
 
-    def _capabilities_changed(self, status: KmsStatus | None) -> None:
-        capabilities = status.capabilities if status is not None else None
-        if capabilities != self._shown_capabilities:  # not on every poll: it redraws the footer
-            self._shown_capabilities = capabilities
-            self.refresh_bindings()
+    def _capabilities_changed(self, _capabilities: Capabilities | None) -> None:
+        self.refresh_bindings()
 
     # --- loading ---------------------------------------------------------------------------
 
