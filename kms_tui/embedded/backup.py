@@ -37,6 +37,7 @@ from kms_tui.embedded.admin_render import BodyParseFailed, parse_body
 from kms_tui.embedded.config import LOCAL, KmsConfig
 from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_error, json_response
+from kms_tui.embedded.keyrecord import record_fields
 from kms_tui.embedded.keystore import KeyRecord, KeyStoreError, LocalKeyStore
 
 __all__ = [
@@ -200,16 +201,7 @@ def _record_json(record: KeyRecord) -> bytes:
         {
             "key_id": record.key_id,
             "material": base64.b64encode(record.material).decode(),
-            "version": record.version,
-            "algorithm": record.algorithm,
-            "usage": record.usage,
-            "status": record.status,
-            "description": record.description,
-            "metadata": dict(record.metadata),
-            "created_at": record.created_at,
-            "rotated_at": record.rotated_at,
-            "created_by": record.created_by,
-            "deletion_date": record.deletion_date,
+            **record_fields(record),
         },
         separators=(",", ":"),
     ).encode()

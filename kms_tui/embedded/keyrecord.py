@@ -325,6 +325,22 @@ def unwrap_material(stored: StoredRecord, keys: WrappingKeys | None) -> tuple[by
     return material, attempted
 
 
+def record_fields(record: KeyRecord) -> dict[str, Any]:
+    """A record's fields other than its id and material, in the reference's order."""
+    return {
+        "version": record.version,
+        "algorithm": record.algorithm,
+        "usage": record.usage,
+        "status": record.status,
+        "description": record.description,
+        "metadata": dict(record.metadata),
+        "created_at": record.created_at,
+        "rotated_at": record.rotated_at,
+        "created_by": record.created_by,
+        "deletion_date": record.deletion_date,
+    }
+
+
 def encode_record(record: KeyRecord, wrapping_key: bytes | None) -> bytes:
     """Serialise a record exactly as RustFS does (serde pretty JSON, reference field order)."""
     if len(record.material) != MATERIAL_BYTES:
@@ -338,16 +354,7 @@ def encode_record(record: KeyRecord, wrapping_key: bytes | None) -> bytes:
     document = {
         "format_version": FORMAT_VERSION,
         "key_id": record.key_id,
-        "version": record.version,
-        "algorithm": record.algorithm,
-        "usage": record.usage,
-        "status": record.status,
-        "description": record.description,
-        "metadata": dict(record.metadata),
-        "created_at": record.created_at,
-        "rotated_at": record.rotated_at,
-        "created_by": record.created_by,
-        "deletion_date": record.deletion_date,
+        **record_fields(record),
         "encrypted_key_material": base64.b64encode(sealed).decode("ascii"),
         "nonce": list(nonce),
         "at_rest_protection": marker,
