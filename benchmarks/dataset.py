@@ -135,7 +135,7 @@ class DataSet:
 def _records(count: int) -> list[object]:
     from datetime import timedelta
 
-    from kms_tui.embedded.keystore import KeyRecord
+    from kms_tui.embedded.keyrecord import KeyRecord
     from kms_tui.embedded.timefmt import format_zoned, utc_now
 
     now = utc_now()
@@ -181,8 +181,8 @@ def seed(root: Path, count: int) -> None:
     import asyncio
 
     from kms_tui import paths
+    from kms_tui.bootstrap import master_key_path
     from kms_tui.embedded.server import EmbeddedServer
-    from kms_tui.tui.bootstrap import master_key_path
 
     dataset = DataSet(root, count)
     # The file the console's bootstrap would have written on a first run.
@@ -192,7 +192,7 @@ def seed(root: Path, count: int) -> None:
     server.start()
     try:
         asyncio.run(_configure(server, dataset.key_dir))
-        store = server.service.require_store()
+        store = server.service.keys.require_store()
         store.create_many(_records(count))  # type: ignore[arg-type]
     finally:
         server.stop()

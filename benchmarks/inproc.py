@@ -151,7 +151,7 @@ async def case_load(server: EmbeddedServer, options: argparse.Namespace) -> dict
                 # 4. The server's share, in-process: the service call and the whole handler.
                 started = time.perf_counter()
                 for marker in markers:
-                    service.list_keys(marker, PAGE_SIZE)
+                    service.keys.list_keys(marker, PAGE_SIZE)
                 figures["server_list_keys_s"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 for marker in markers:
@@ -248,7 +248,7 @@ async def case_datakeys(server: EmbeddedServer, options: argparse.Namespace) -> 
                     calls = requests * options.inproc_factor
                     started = time.perf_counter()
                     for _ in range(calls):
-                        service.generate_data_key(key_id, "Aes256", {})
+                        service.keys.generate_data_key(key_id, "Aes256", {})
                     base_rate.append(calls / (time.perf_counter() - started))
     return {"requests_per_round": requests, "case_per_s": case_rate, "baseline_per_s": base_rate}
 

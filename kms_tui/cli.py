@@ -74,7 +74,8 @@ def run(argv: list[str]) -> int:
 
 def run_console(args: argparse.Namespace) -> int:
     """Open the console (Textual is imported only here); settings problems exit 2."""
-    from kms_tui.settings import SettingsError, load_settings, resolve_connection
+    from kms_tui.settings import SettingsError, resolve_connection
+    from kms_tui.settings_reader import load_settings
 
     try:
         settings = load_settings(args.config)
@@ -92,12 +93,12 @@ def run_console(args: argparse.Namespace) -> int:
         from kms_tui.embedded.child import EmbeddedProcess
 
         early = EmbeddedProcess(
-            paths.data_dir() / "server",
+            paths.server_data_dir(),
             access_key=connection.access_key,
             secret_key=connection.secret_key,
         ).spawn()
     try:
-        from kms_tui.tui.factory import build_app
+        from kms_tui.factory import build_app
 
         _log_console_to_file()
         app = build_app(connection, settings, cli_read_only=args.read_only, embedded_process=early)

@@ -1,23 +1,55 @@
-"""The strict reader of the settings file: every key checked, every error located.
+"""The settings file: its schema, and the strict reader that checks every key of it.
 
-:func:`kms_tui.settings.load_settings` parses the TOML and hands the document to
-:class:`SettingsReader`, which turns it into :class:`~kms_tui.settings.Settings` or raises a
-:class:`~kms_tui.settings.SettingsError` naming the file, the table, the key and the line.
-The schema itself is documented in :mod:`kms_tui.settings`.
+The file is ``KMS_TUI_CONFIG`` when that is set, else ``config.toml`` in the platform config
+directory (``~/.config/kms-tui/config.toml`` on Linux); ``--config PATH`` overrides both. A
+missing file is fine: the console then starts the embedded server. Every key the file may hold
+is listed below; any other key, or a value of the wrong type, is an error that names the file,
+the table, the key and (when it can be found) the line.
+
+Top level:
+
+- ``default_profile`` (string, optional): profile used when neither ``--profile`` nor
+  ``--endpoint`` is given. Absent: the embedded server.
+- ``poll_interval_seconds`` (number > 0, default 2.0): live statistics polling interval.
+- ``request_timeout_seconds`` (number > 0, default 30.0): default timeout for every request.
+
+``[keymap]``: binding id → key or comma-separated keys, handed to ``App.set_keymap``
+(``"keys.create" = "n"``).
+
+``[profiles.NAME]`` (NAME: letters, digits, ``_ . -``; ``embedded`` is reserved for the
+built-in server):
+
+- ``endpoint`` (string, required): ``http://`` or ``https://`` URL of the RustFS server.
+- ``region`` (string, default ``us-east-1``): SigV4 signing region.
+- ``access_key`` (string, required).
+- ``secret_key_env`` (string): environment variable holding the secret key; or
+- ``secret_key`` (string): the secret key itself, accepted only when the file is private
+  (mode 0600, owned by the user). Exactly one of the two is required.
+- ``session_token_env`` (string, optional): environment variable holding an STS session token.
+- ``read_only`` (bool, default false): disable every action that changes anything.
+- ``verify_tls`` (bool, default true): verify the server's TLS certificate.
+- ``ca_bundle`` (string, optional): PEM file of CA certificates to trust; must exist. A
+  relative path is taken relative to the config file's directory.
+- ``timeout_seconds`` (number > 0, optional): this profile's request timeout; default
+  ``request_timeout_seconds``.
+
+:func:`load_settings` reads the file into :class:`~kms_tui.settings.Settings`; any problem is a
+:class:`~kms_tui.settings.SettingsError`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from kms_tui import paths
 from kms_tui.settings import (
-    _PROFILE_KEYS,
-    _PROFILE_NAME,
-    _TOP_LEVEL_KEYS,
     DEFAULT_POLL_INTERVAL_SECONDS,
     DEFAULT_REGION,
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -28,7 +60,70 @@ from kms_tui.settings import (
     endpoint_problem,
 )
 
-__all__ = ["SettingsReader"]
+__all__ = ["SettingsReader", "load_settings"]
+
+_TOP_LEVEL_KEYS = (
+    "default_profile",
+    "poll_interval_seconds",
+    "request_timeout_seconds",
+    "keymap",
+    "profiles",
+)
+_PROFILE_KEYS = (
+    "endpoint",
+    "region",
+    "access_key",
+    "secret_key_env",
+    "secret_key",
+    "session_token_env",
+    "read_only",
+    "verify_tls",
+    "ca_bundle",
+    "timeout_seconds",
+)
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the config file; a missing file gives the defaults."""
+    config_path = Path(path).expanduser() if path is not None else paths.config_file(environ)
+    try:
+        with open(config_path, "rb") as handle:
+            file_stat = os.fstat(handle.fileno())
+            raw = handle.read()
+    except FileNotFoundError:
+        return Settings()
+    except IsADirectoryError:
+        raise SettingsError(f"{config_path}: is a directory, not a config file") from None
+    except OSError as err:
+        raise SettingsError(f"{config_path}: cannot read config file: {err.strerror}") from err
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{config_path}: not valid TOML: {err}") from err
+    reader = SettingsReader(config_path, text)
+    settings = reader.settings(document)
+    if any(profile.has_inline_secret for profile in settings.profiles.values()):
+        _refuse_exposed_secret(config_path, file_stat)
+    return settings
+
+
+def _refuse_exposed_secret(config_path: Path, file_stat: os.stat_result) -> None:
+    """A secret written in the file is only acceptable when nobody else can read the file."""
+    if os.name == "nt":
+        return
+    mode = stat.S_IMODE(file_stat.st_mode)
+    exposed = mode & (stat.S_IRWXG | stat.S_IRWXO)
+    foreign_owner = file_stat.st_uid != os.getuid()
+    if not exposed and not foreign_owner:
+        return
+    problem = f"is readable by others (mode {mode:04o})" if exposed else "is owned by another user"
+    raise SettingsError(
+        f"{config_path}: holds a secret_key but {problem}. Fix it with "
+        f"`chmod 600 {config_path}` (as its owner), or remove secret_key and name an "
+        "environment variable that holds the secret with secret_key_env instead."
+    )
 
 
 class SettingsReader:

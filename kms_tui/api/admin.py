@@ -23,6 +23,13 @@ import httpx
 
 from kms_tui.api.auth import SigV4Auth
 from kms_tui.api.backends import BackendConfig
+from kms_tui.api.backup_models import (
+    BackupResult,
+    BackupStatus,
+    RestoreAbortResult,
+    RestoreDryRun,
+    RestoreResult,
+)
 from kms_tui.api.errors import (
     KmsConnectionError,
     KmsError,
@@ -33,25 +40,21 @@ from kms_tui.api.errors import (
     is_html,
 )
 from kms_tui.api.models import (
-    BackupResult,
-    BackupStatus,
-    CacheClearResult,
-    ConflictPolicy,
     DataKey,
     DecryptedDataKey,
     KeyDeletion,
     KeyDescription,
     KeyMetadata,
     KeyPage,
-    KeySpec,
+)
+from kms_tui.api.service_models import (
+    CacheClearResult,
     KmsConfigInfo,
     KmsStatus,
-    RestoreAbortResult,
-    RestoreDryRun,
-    RestoreResult,
     ServiceOperationResult,
     ServiceStatus,
 )
+from kms_tui.api.wire import ConflictPolicy, KeySpec
 
 __all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "validate_key_id"]
 

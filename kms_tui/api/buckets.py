@@ -169,15 +169,6 @@ def translate_botocore_error(err: BaseException) -> KmsError:
     return KmsError(f"S3 request failed: {err}")
 
 
-_UNTRUSTED_MARKERS = (
-    "certificate verify failed",
-    "certificate_verify_failed",
-    "self-signed",
-    "self signed",
-    "unable to get local issuer",
-)
-
-
 def _is_untrusted_certificate(err: BaseException) -> bool:
     text = str(err).lower()
     markers = (

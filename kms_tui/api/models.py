@@ -3,9 +3,8 @@
 Every ``from_wire`` takes the decoded JSON object and either returns a frozen model or raises
 :class:`~kms_tui.api.errors.KmsResponseError`; screens never see dicts. Parsing is a few
 ``dict.get`` calls and ``isinstance`` checks per field so a 100,000-key listing stays cheap.
-
-Enums keep the exact wire spellings. A value the client does not know yet becomes a
-pseudo-member carrying the raw string (``KeyStatus("Archived").known is False``), never an error.
+This module holds the key models; the service answers are in :mod:`kms_tui.api.service_models`,
+backup and restore in :mod:`kms_tui.api.backup_models`, the enums in :mod:`kms_tui.api.wire`.
 """
 
 from __future__ import annotations
@@ -14,54 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from kms_tui.api.backup_models import (
-    BackupResult,
-    BackupStatus,
-    ConfigComparison,
-    ExternalMismatch,
-    RestoreAbortResult,
-    RestoreBlocker,
-    RestoreConflict,
-    RestoreDryRun,
-    RestoreReport,
-    RestoreResult,
-)
-from kms_tui.api.service_models import (
-    AwsBackendSummary,
-    BackendSummary,
-    CacheClearResult,
-    CacheStats,
-    CacheSummary,
-    Capabilities,
-    ClusterConfig,
-    ClusterNode,
-    ConfigSummary,
-    KmsConfigInfo,
-    KmsStatus,
-    LocalBackendSummary,
-    ServiceOperationResult,
-    ServiceStatus,
-    StaticBackendSummary,
-    UnknownBackendSummary,
-    VaultKv2BackendSummary,
-    VaultTransitBackendSummary,
-)
 from kms_tui.api.wire import (
     _MISSING,
-    BackendHealth,
-    BackendName,
-    BackupResponsibility,
-    ConflictPolicy,
     ImpactCompleteness,
-    KeySpec,
     KeyState,
     KeyStatus,
     KeyUsage,
     RotationDueReason,
-    ServiceBackend,
-    ServiceState,
-    VaultAuthType,
-    WireEnum,
     _b64,
     _bool,
     _enum,
@@ -75,30 +33,11 @@ from kms_tui.api.wire import (
     _str_map,
     _str_tuple,
     _time,
-    parse_timestamp,
 )
 
 __all__ = [
-    "AwsBackendSummary",
-    "BackendHealth",
-    "BackendName",
-    "BackendSummary",
-    "BackupResponsibility",
-    "BackupResult",
-    "BackupStatus",
-    "CacheClearResult",
-    "CacheStats",
-    "CacheSummary",
-    "Capabilities",
-    "ClusterConfig",
-    "ClusterNode",
-    "ConfigComparison",
-    "ConfigSummary",
-    "ConflictPolicy",
     "DataKey",
     "DecryptedDataKey",
-    "ExternalMismatch",
-    "ImpactCompleteness",
     "ImpactCoverage",
     "KeyDeletion",
     "KeyDescription",
@@ -107,31 +46,6 @@ __all__ = [
     "KeyMetadata",
     "KeyPage",
     "KeyReference",
-    "KeySpec",
-    "KeyState",
-    "KeyStatus",
-    "KeyUsage",
-    "KmsConfigInfo",
-    "KmsStatus",
-    "LocalBackendSummary",
-    "RestoreAbortResult",
-    "RestoreBlocker",
-    "RestoreConflict",
-    "RestoreDryRun",
-    "RestoreReport",
-    "RestoreResult",
-    "RotationDueReason",
-    "ServiceBackend",
-    "ServiceOperationResult",
-    "ServiceState",
-    "ServiceStatus",
-    "StaticBackendSummary",
-    "UnknownBackendSummary",
-    "VaultAuthType",
-    "VaultKv2BackendSummary",
-    "VaultTransitBackendSummary",
-    "WireEnum",
-    "parse_timestamp",
 ]
 
 

@@ -1,7 +1,7 @@
 """Typed, immutable views of the service answers: status, configuration, cache, cluster.
 
-Split from :mod:`kms_tui.api.models` (which re-exports every name here); the same rules hold:
-``from_wire`` parses once at the client boundary and unknown enum values become pseudo-members.
+The same rules as :mod:`kms_tui.api.models` hold: ``from_wire`` parses once at the client
+boundary and unknown enum values become pseudo-members.
 """
 
 from __future__ import annotations

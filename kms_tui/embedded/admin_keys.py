@@ -18,7 +18,8 @@ from kms_tui.embedded.admin_render import (
     parse_list_query,
 )
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_response
-from kms_tui.embedded.service import DEFAULT_WINDOW_DAYS, KeyView, KmsOpError, KmsService
+from kms_tui.embedded.service import KmsService
+from kms_tui.embedded.service_keys import DEFAULT_WINDOW_DAYS, KeyView, KmsOpError
 
 __all__ = [
     "CREATE_SPECS",
@@ -76,7 +77,7 @@ def create_key(service: KmsService, request: HttpRequest) -> HttpResponse:
         return failed.response
     usage = fields.get("key_usage") or "EncryptDecrypt"
     try:
-        view = service.create_key(fields.get("description"), fields.get("tags") or {})
+        view = service.keys.create_key(fields.get("description"), fields.get("tags") or {})
     except KmsOpError as err:
         status = _status_for(err, {"exists": 409})
         return e2(request, status, empty, _message(err, "failed to create key: "))
@@ -112,7 +113,7 @@ def list_keys(service: KmsService, request: HttpRequest) -> HttpResponse:
 
 def list_page(service: KmsService, query: Any) -> dict[str, Any]:
     """The list body shared with the legacy route (§8 rules, filters after the cut)."""
-    views, truncated, unreadable = service.list_keys(query.marker, query.limit)
+    views, truncated, unreadable = service.keys.list_keys(query.marker, query.limit)
     if not query.marker and not truncated and not views and unreadable:
         raise KmsOpError(
             "internal",
@@ -146,7 +147,7 @@ def describe_key(service: KmsService, request: HttpRequest, key_id: str) -> Http
             f"invalid value for 'impact': expected true or false, got '{impact_raw}'",
         )
     try:
-        view = service.describe_key(key_id)
+        view = service.keys.describe_key(key_id)
     except KmsOpError as err:
         status = _status_for(err, {"not_found": 404, "invalid": 400})
         return e2(request, status, empty, _message(err, "Failed to describe key: "))
@@ -156,7 +157,7 @@ def describe_key(service: KmsService, request: HttpRequest, key_id: str) -> Http
             "success": True,
             "message": "Key described successfully",
             "key_metadata": _meta(view),
-            "impact": service.impact(key_id) if impact_raw == "true" else None,
+            "impact": service.keys.impact(key_id) if impact_raw == "true" else None,
         },
     )
 
@@ -190,15 +191,15 @@ def delete_key(service: KmsService, request: HttpRequest) -> HttpResponse:
     days = DEFAULT_WINDOW_DAYS if window is None else window
     try:
         if force:
-            service.delete_immediately(key_id, confirm)
+            service.keys.delete_immediately(key_id, confirm)
             deletion_date = None
         else:
-            deletion_date = service.schedule_deletion(key_id, days)
+            deletion_date = service.keys.schedule_deletion(key_id, days)
     except KmsOpError as err:
         status = _status_for(err, {"not_found": 404, "invalid": 400, "referenced": 409})
         impact = None
         if err.kind not in ("not_found", "not_running"):
-            impact = service.impact(key_id)
+            impact = service.keys.impact(key_id)
         return e2(
             request,
             status,
@@ -212,7 +213,7 @@ def delete_key(service: KmsService, request: HttpRequest) -> HttpResponse:
             "message": "key deleted successfully",
             "key_id": key_id,
             "deletion_date": deletion_date,
-            "impact": service.impact(key_id),
+            "impact": service.keys.impact(key_id),
         },
     )
 
@@ -234,7 +235,7 @@ def cancel_deletion(service: KmsService, request: HttpRequest) -> HttpResponse:
     if key_id is None:
         return e2(request, 400, {"key_id": "", "key_metadata": None}, _MISSING_KEY_ID)
     try:
-        view = service.cancel_deletion(key_id)
+        view = service.keys.cancel_deletion(key_id)
     except KmsOpError as err:
         return e2(
             request,
@@ -271,9 +272,9 @@ def lifecycle(service: KmsService, request: HttpRequest, action: str) -> HttpRes
         return e2(request, 400, {"key_id": "", "key_metadata": None}, _MISSING_KEY_ID)
     try:
         if action == "rotate":
-            view = service.rotate(key_id)
+            view = service.keys.rotate(key_id)
         else:
-            view = service.set_enabled(key_id, action == "enable")
+            view = service.keys.set_enabled(key_id, action == "enable")
     except KmsOpError as err:
         return e2(
             request,
@@ -335,13 +336,13 @@ def metadata_update(service: KmsService, request: HttpRequest, action: str) -> H
     key_id = fields["key_id"]
     try:
         if action == "update-description":
-            view = service.update_metadata(
+            view = service.keys.update_metadata(
                 key_id, description=fields["description"], set_description=True
             )
         elif action == "tag":
-            view = service.update_metadata(key_id, tags=fields["tags"])
+            view = service.keys.update_metadata(key_id, tags=fields["tags"])
         else:
-            view = service.update_metadata(key_id, remove_tags=fields["tag_keys"])
+            view = service.keys.update_metadata(key_id, remove_tags=fields["tag_keys"])
     except KmsOpError as err:
         return e2(
             request,

@@ -19,7 +19,8 @@ from kms_tui.embedded.admin_render import (
 )
 from kms_tui.embedded.envelope import KEY_SPECS
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_response
-from kms_tui.embedded.service import KmsOpError, KmsService
+from kms_tui.embedded.service import KmsService
+from kms_tui.embedded.service_keys import KmsOpError
 
 __all__ = [
     "decrypt",
@@ -52,7 +53,7 @@ def legacy_create_key(service: KmsService, request: HttpRequest) -> HttpResponse
     if not service.is_running:
         return e1(request, 500, _NOT_INITIALIZED)
     try:
-        view = service.create_key(fields.get("description"), fields.get("tags") or {})
+        view = service.keys.create_key(fields.get("description"), fields.get("tags") or {})
     except KmsOpError as err:
         return e1(request, 500, f"failed to create key: {err}")
     metadata = key_metadata(
@@ -75,7 +76,7 @@ def legacy_describe_key(service: KmsService, request: HttpRequest) -> HttpRespon
     if key_id is None:
         return e1(request, 400, "missing required parameter: 'keyId'")
     try:
-        view = service.describe_key(key_id)
+        view = service.keys.describe_key(key_id)
     except KmsOpError as err:
         return e1(request, 500, f"failed to describe key: {err}")
     return json_response(
@@ -108,7 +109,7 @@ def generate_data_key(service: KmsService, request: HttpRequest) -> HttpResponse
         return e1(request, 500, "KMS service not initialized")
     key_id = fields["key_id"]
     try:
-        plaintext, blob = service.generate_data_key(
+        plaintext, blob = service.keys.generate_data_key(
             key_id, fields["key_spec"], fields.get("encryption_context") or {}
         )
     except KmsOpError as err:
@@ -134,7 +135,9 @@ def decrypt(service: KmsService, request: HttpRequest) -> HttpResponse:
     except (binascii.Error, ValueError):
         return e2(request, 400, {}, "Invalid ciphertext blob: not valid base64")
     try:
-        master_key_id, plaintext = service.decrypt(blob, fields.get("encryption_context") or {})
+        master_key_id, plaintext = service.keys.decrypt(
+            blob, fields.get("encryption_context") or {}
+        )
     except KmsOpError as err:
         status = {
             "not_running": 503,

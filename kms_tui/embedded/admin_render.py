@@ -8,7 +8,8 @@ from typing import Any
 
 from kms_tui.embedded.admin_bodies import BodyError, FieldSpec, decode_json, read_fields
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_error, xml_error
-from kms_tui.embedded.service import KeyView
+from kms_tui.embedded.keyrecord import KEY_STATUSES
+from kms_tui.embedded.service_keys import KeyView
 
 __all__ = [
     "BodyParseFailed",
@@ -37,7 +38,6 @@ KEY_STATES = {
     "PendingDeletion": "PendingDeletion",
     "Deleted": "Unavailable",
 }
-KEY_STATUSES = ("Active", "Disabled", "PendingDeletion", "Deleted")
 KEY_USAGES = ("EncryptDecrypt", "SignVerify")
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100

@@ -10,15 +10,15 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from kms_tui.embedded.buckets import BucketStore
 from kms_tui.embedded.http import HttpRequest, HttpResponse, empty_response, xml_error
-from kms_tui.embedded.s3_routes import KmsKeyLookup, handle_s3
+from kms_tui.embedded.s3_routes import handle_s3
 from kms_tui.embedded.sigv4 import SigV4Error, verify_request
 
-__all__ = ["BODY_LIMIT", "AdminHandler", "KmsAsgiApp", "KmsServiceLike", "new_request_id"]
+__all__ = ["BODY_LIMIT", "AdminHandler", "KmsAsgiApp", "new_request_id"]
 
 BODY_LIMIT = 1 << 20
 _DRAIN_LIMIT = 64 << 20  # past this we stop discarding an oversized body and close instead
@@ -35,14 +35,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-class KmsServiceLike(KmsKeyLookup, Protocol):
-    """The KMS service as the server drives it."""
-
-    def close(self) -> None: ...
-
-    def sweep_expired(self) -> list[str]: ...
 
 
 AdminHandler = Callable[[Any, HttpRequest], HttpResponse | None]

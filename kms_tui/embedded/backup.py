@@ -35,10 +35,10 @@ from kms_tui.embedded import timefmt
 from kms_tui.embedded.admin_bodies import FieldSpec
 from kms_tui.embedded.admin_render import BodyParseFailed, parse_body
 from kms_tui.embedded.config import LOCAL, KmsConfig
-from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_error, json_response
-from kms_tui.embedded.keyrecord import record_fields
-from kms_tui.embedded.keystore import KeyRecord, KeyStoreError, LocalKeyStore
+from kms_tui.embedded.keyrecord import KeyRecord, KeyStoreError, record_fields
+from kms_tui.embedded.keystore import LocalKeyStore
+from kms_tui.paths import write_private_file
 
 __all__ = [
     "BackupEnv",
@@ -207,30 +207,6 @@ def _record_json(record: KeyRecord) -> bytes:
     ).encode()
 
 
-def _write_private(path: Path, payload: bytes) -> None:
-    make_private_dirs(path.parent)
-    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(payload)
-            while view:  # a short write (nearly full disk) must not publish a truncated bundle
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(temp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def create_backup(service: Any, request: HttpRequest) -> HttpResponse:
     """POST /kms/backup: export every readable key sealed under the backup KEK."""
     try:
@@ -246,7 +222,7 @@ def create_backup(service: Any, request: HttpRequest) -> HttpResponse:
             env, config = _preconditions(service, need_running=True)
             backup_id = fields.get("backup_id") or f"backup-{uuid.uuid4().hex}"
             _check_backup_id(backup_id)
-            store: LocalKeyStore = service.require_store()
+            store: LocalKeyStore = service.keys.require_store()
             records = [store.get(key_id) for key_id in store.key_ids()]
             generation = int(service.now().timestamp() * 1000)
             aead = AESGCM(env.kek)
@@ -279,7 +255,9 @@ def create_backup(service: Any, request: HttpRequest) -> HttpResponse:
             document["manifest_digest"] = _digest(document)
             target = env.backup_dir / f"{backup_id}{BUNDLE_SUFFIX}"
             try:
-                _write_private(target, json.dumps(document, indent=2).encode())
+                write_private_file(
+                    target, json.dumps(document, indent=2).encode(), create_only=True
+                )
             except FileExistsError as err:
                 raise _Refusal(409, f"backup '{backup_id}' already exists") from err
             except OSError as err:
@@ -382,7 +360,7 @@ def _inspect(env: BackupEnv, bundle: str) -> _Inspection:
 
 def _existing_ids(service: Any, config: KmsConfig) -> set[str]:
     if service.is_running:
-        return set(service.require_store().key_ids())
+        return set(service.keys.require_store().key_ids())
     key_dir = Path(config.key_dir or "")
     return {p.name[: -len(".key")] for p in key_dir.glob("*.key")} if key_dir.is_dir() else set()
 

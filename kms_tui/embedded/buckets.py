@@ -13,14 +13,13 @@ import logging
 import os
 import re
 import threading
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
+from kms_tui.paths import TEMP_MARKER, ensure_private_dir, fsync_dir, write_private_file
 
 __all__ = [
     "SSE_AES256",
@@ -35,10 +34,8 @@ __all__ = [
 
 SSE_AES256 = "AES256"
 SSE_KMS = "aws:kms"
-_FILE_MODE = 0o600
 _DIR_MODE = 0o700
 _SUFFIX = ".json"
-_TEMP_MARKER = ".tmp-"
 _NAME_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
@@ -103,14 +100,6 @@ def is_valid_bucket_name(name: str) -> bool:
     return True
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BucketStore:
     """Thread-safe bucket index in memory, written through to ``<data_dir>/buckets``."""
 
@@ -128,11 +117,11 @@ class BucketStore:
     def load(self) -> None:
         """Create the directory if needed, drop stale temp files and read every bucket file."""
         with self._lock:
-            make_private_dirs(self._dir)
+            ensure_private_dir(self._dir, narrow=False)
             os.chmod(self._dir, _DIR_MODE)
             records: dict[str, BucketRecord] = {}
             for entry in sorted(self._dir.iterdir()):
-                if _TEMP_MARKER in entry.name:
+                if TEMP_MARKER in entry.name:
                     with contextlib.suppress(FileNotFoundError):
                         entry.unlink()
                     continue
@@ -193,7 +182,7 @@ class BucketStore:
             path = self._path(name)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
             del self._records[name]
 
     def set_encryption(self, name: str, algorithm: str, kms_key_id: str | None) -> BucketRecord:
@@ -231,23 +220,5 @@ class BucketStore:
 
     def _write(self, record: BucketRecord) -> None:
         """Atomic replace: exclusive temp file (0600), fsync, rename, fsync the directory."""
-        make_private_dirs(self._dir)
         data = json.dumps(record.to_json(), indent=2).encode() + b"\n"
-        temp = self._dir / f"{record.name}{_SUFFIX}{_TEMP_MARKER}{uuid.uuid4().hex}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
-        try:
-            try:
-                os.fchmod(fd, _FILE_MODE)
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, self._path(record.name))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            raise
-        _fsync_dir(self._dir)
+        write_private_file(self._path(record.name), data)

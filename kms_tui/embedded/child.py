@@ -10,7 +10,8 @@ line on stdout, ``{"endpoint": URL}`` once it accepts connections or ``{"error":
 logs only to the server's 0600 log file. Credentials go through the environment, never argv
 (which other local users can read in ``ps``).
 
-This module imports only the standard library at the top: the console side must stay light.
+At the top this module imports only the standard library and :mod:`kms_tui.paths` (which
+defers platformdirs): the console side must stay light.
 """
 
 from __future__ import annotations
@@ -26,19 +27,14 @@ import time
 from pathlib import Path
 from typing import IO
 
-__all__ = ["EmbeddedProcess", "EmbeddedProcessError", "default_log_file", "main"]
+from kms_tui import paths
+
+__all__ = ["EmbeddedProcess", "EmbeddedProcessError", "main"]
 
 _ACCESS_ENV = "KMS_TUI_EMBEDDED_ACCESS_KEY"
 _SECRET_ENV = "KMS_TUI_EMBEDDED_SECRET_KEY"
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 10.0
-
-
-def default_log_file() -> Path:
-    """Where the embedded server writes its log (0600, under the platform state directory)."""
-    import platformdirs
-
-    return platformdirs.user_state_path("kms-tui") / "log" / "embedded-server.log"
 
 
 class EmbeddedProcessError(Exception):
@@ -59,7 +55,7 @@ class EmbeddedProcess:
         self.data_dir = Path(data_dir)
         self.access_key = access_key
         self._secret_key = secret_key
-        self.log_file = log_file if log_file is not None else default_log_file()
+        self.log_file = log_file if log_file is not None else paths.server_log_file()
         self._process: subprocess.Popen[bytes] | None = None
         self._endpoint: str | None = None
         self._failure: str | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +19,7 @@ from kms_tui.embedded.admin_bodies import (
     one_of,
     read_fields,
 )
-from kms_tui.embedded.fsutil import make_private_dirs
+from kms_tui.paths import write_private_file
 
 __all__ = [
     "AWS",
@@ -530,16 +529,8 @@ class PersistedState:
     deployment_id: str
 
 
-def _write_all(fd: int, payload: bytes) -> None:
-    """Loop over short writes (a nearly full disk), so a file is never published truncated."""
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def save_state(data_dir: Path, state: PersistedState) -> None:
     """Write the state atomically (temp + fsync + rename + dir fsync), mode 0600."""
-    make_private_dirs(data_dir)
     document = {
         "format_version": 1,
         "deployment_id": state.deployment_id,
@@ -547,30 +538,7 @@ def save_state(data_dir: Path, state: PersistedState) -> None:
         "config": state.config.to_document() if state.config is not None else None,
     }
     payload = json.dumps(document, indent=2).encode() + b"\n"
-    target = data_dir / CONFIG_FILE
-    temp = data_dir / f".{CONFIG_FILE}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        _write_all(fd, payload)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-        raise
-    dir_fd = os.open(data_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private_file(data_dir / CONFIG_FILE, payload)
 
 
 def load_state(data_dir: Path) -> PersistedState | None:

@@ -8,20 +8,15 @@ indexed in memory at ``open()``; reads never touch the disk afterwards.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import dataclasses
 import os
 import re
 import stat
 import threading
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Literal
 
-from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.keyrecord import (
-    KEY_STATUSES,
     MARKER_ENCRYPTED,
     MATERIAL_BYTES,
     REASON_AUTH,
@@ -30,7 +25,6 @@ from kms_tui.embedded.keyrecord import (
     REASON_NEEDS_MASTER,
     SALT_BYTES,
     InvalidKeyIdError,
-    InvalidRecordError,
     KeyExistsError,
     KeyNotFoundError,
     KeyRecord,
@@ -50,30 +44,19 @@ from kms_tui.embedded.keyrecord import (
     with_material,
 )
 from kms_tui.embedded.timefmt import format_zoned, utc_now
+from kms_tui.paths import TEMP_MARKER, ensure_private_dir, fsync_dir, write_private_file
 
-__all__ = [
-    "KEY_STATUSES",
-    "InvalidKeyIdError",
-    "InvalidRecordError",
-    "KeyExistsError",
-    "KeyNotFoundError",
-    "KeyRecord",
-    "KeyStoreError",
-    "KeyUnreadableError",
-    "LocalKeyStore",
-    "MasterKeyError",
-    "RestoreInProgressError",
-    "StorageError",
-    "validate_key_id",
-]
+__all__ = ["LocalKeyStore"]
 
 SALT_FILE = ".master-key.salt"
 RESTORE_MARKER_FILE = ".restore-commit.json"
 KEY_SUFFIX = ".key"
 _NAME_MAX = 255
-_TEMP_SUFFIX_LEN = len(".tmp-") + 36
+_TEMP_SUFFIX_LEN = len(TEMP_MARKER) + 36  # write_private_file's temp names: <key id>.tmp-<uuid4>
 _HEX = "[0-9A-Fa-f]"
-_TEMP_NAME = re.compile(rf"\.tmp-{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$")
+_TEMP_NAME = re.compile(
+    rf"{re.escape(TEMP_MARKER)}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$"
+)
 _DIR_MODE = 0o700
 
 
@@ -111,11 +94,6 @@ class LocalKeyStore:
     def key_dir(self) -> Path:
         """Where the records live."""
         return self._dir
-
-    @property
-    def encrypts_at_rest(self) -> bool:
-        """Whether new writes are encrypted (a master key is configured)."""
-        return self._master_key is not None
 
     # ----------------------------------------------------------------------------- open/close
 
@@ -176,7 +154,7 @@ class LocalKeyStore:
 
     def _prepare_directory(self) -> None:
         try:
-            make_private_dirs(self._dir)
+            ensure_private_dir(self._dir, narrow=False)
             if stat.S_IMODE(self._dir.stat().st_mode) != _DIR_MODE:
                 os.chmod(self._dir, _DIR_MODE)
             if stat.S_IMODE(self._dir.stat().st_mode) != _DIR_MODE:
@@ -195,7 +173,7 @@ class LocalKeyStore:
             for path in leftovers:
                 os.remove(path)
             if leftovers:
-                self._fsync_dir()
+                fsync_dir(self._dir)
         except OSError as err:
             raise StorageError(f"cannot remove temp files: {err.strerror}") from err
 
@@ -258,7 +236,7 @@ class LocalKeyStore:
                     "refusing to create a new salt"
                 )
             salt = os.urandom(SALT_BYTES)
-            self._write_file(SALT_FILE, SALT_FILE, salt, publish="replace")
+            self._write(SALT_FILE, salt, create_only=False)
         if len(salt) != SALT_BYTES:
             raise MasterKeyError(f"{SALT_FILE} must hold exactly {SALT_BYTES} bytes")
         return derive_wrapping_keys(self._master_key, salt)
@@ -332,7 +310,7 @@ class LocalKeyStore:
             if self.contains(record.key_id):
                 raise KeyExistsError(f"key {record.key_id!r} already exists")
             data = self._encode(record)
-            self._write_file(record.key_id, record.key_id + KEY_SUFFIX, data, publish="link")
+            self._write(record.key_id + KEY_SUFFIX, data, create_only=True)
             with self._index_lock:
                 bisect.insort(self._ids, record.key_id)
                 self._records[record.key_id] = record
@@ -344,7 +322,7 @@ class LocalKeyStore:
             if current == record:
                 return
             data = self._encode(record)
-            self._write_file(record.key_id, record.key_id + KEY_SUFFIX, data, publish="replace")
+            self._write(record.key_id + KEY_SUFFIX, data, create_only=False)
             with self._index_lock:
                 self._records[record.key_id] = record
 
@@ -360,7 +338,7 @@ class LocalKeyStore:
                 raise KeyNotFoundError(f"key {key_id!r} not found")
             if current is not None:
                 tombstone = dataclasses.replace(current, status="Deleted", deletion_date=_now())
-                self._write_file(key_id, path.name, self._encode(tombstone), publish="replace")
+                self._write(path.name, self._encode(tombstone), create_only=False)
             with self._index_lock:
                 if current is not None:
                     del self._records[key_id]
@@ -381,7 +359,7 @@ class LocalKeyStore:
                         raise KeyExistsError(f"key {record.key_id!r} already exists")
                     data = self._encode(record)
                     name = record.key_id + KEY_SUFFIX
-                    self._write_file(record.key_id, name, data, publish="link", durable=False)
+                    self._write(name, data, create_only=True, durable=False)
                     pending.add(record.key_id)
                     published.append(record)
             finally:
@@ -391,7 +369,7 @@ class LocalKeyStore:
                     self._ids = sorted(self._records)
                 if published:
                     os.sync()
-                    self._fsync_dir()
+                    fsync_dir(self._dir)
 
     # ------------------------------------------------------------------------------- plumbing
 
@@ -406,70 +384,31 @@ class LocalKeyStore:
     def _record_path(self, key_id: str) -> Path:
         return self._dir / (key_id + KEY_SUFFIX)
 
-    def _fsync_dir(self) -> None:
-        fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY)
+    def _write(self, name: str, data: bytes, *, create_only: bool, durable: bool = True) -> None:
+        """Publish ``name`` atomically; create-only never overwrites a taken name."""
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _write_file(
-        self,
-        temp_stem: str,
-        final_name: str,
-        data: bytes,
-        *,
-        publish: Literal["link", "replace"],
-        durable: bool = True,
-    ) -> None:
-        """Temp file (mode set before any byte), write, fsync, publish, directory fsync."""
-        temp_path = self._dir / f"{temp_stem}.tmp-{uuid.uuid4()}"
-        final_path = self._dir / final_name
-        published = False
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-            fd = os.open(temp_path, flags, self._file_permissions)
-            try:
-                os.fchmod(fd, self._file_permissions)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            if publish == "link":
-                os.link(temp_path, final_path)
-            else:
-                os.replace(temp_path, final_path)
-            published = True
+            write_private_file(
+                self._dir / name,
+                data,
+                mode=self._file_permissions,
+                create_only=create_only,
+                durable=durable,
+                temp_stem=name.removesuffix(KEY_SUFFIX),  # <key id>.tmp-<uuid4>
+                make_parents=False,
+            )
         except FileExistsError as err:
-            raise KeyExistsError(f"{final_name!r} already exists") from err
+            raise KeyExistsError(f"{name!r} already exists") from err
         except OSError as err:
-            raise StorageError(f"cannot write {final_name!r}: {err.strerror}") from err
-        finally:
-            if not published or publish == "link":
-                _unlink_quietly(temp_path)
-        if durable:
-            try:
-                self._fsync_dir()
-            except OSError as err:
-                raise StorageError(f"cannot sync key directory: {err.strerror}") from err
+            raise StorageError(f"cannot write {name!r}: {err.strerror}") from err
 
     def _remove_file(self, path: Path) -> None:
         try:
             os.remove(path)
-            self._fsync_dir()
+            fsync_dir(self._dir)
         except FileNotFoundError:
             return
         except OSError as err:
             raise StorageError(f"cannot remove {path.name!r}: {err.strerror}") from err
-
-
-def _unlink_quietly(path: Path) -> None:
-    """Best effort: a temp file that cannot be removed now is removed by the next open()."""
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def _now() -> str:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from kms_tui.embedded.fsutil import make_private_dirs
+from kms_tui.paths import ensure_private_dir
 
 __all__ = ["LOCK_FILE_NAME", "DataDirLock", "DataDirLockedError"]
 
@@ -44,7 +44,7 @@ class DataDirLock:
         """Take the lock, creating the directory (0700) and lock file (0600) if needed."""
         if self._fd is not None:
             return
-        make_private_dirs(self.data_dir)
+        ensure_private_dir(self.data_dir, narrow=False)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,11 +23,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp, KmsServiceLike
+from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp
 from kms_tui.embedded.buckets import BucketStore
-from kms_tui.embedded.child import default_log_file
-from kms_tui.embedded.fsutil import make_private_dirs
 from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
+from kms_tui.paths import ensure_private_dir, server_data_dir, server_log_file
 
 if TYPE_CHECKING:
     from kms_tui.embedded.service import KmsService
@@ -122,18 +121,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def default_data_dir() -> Path:
-    """Where ``serve`` keeps its state unless told otherwise."""
-    import platformdirs
-
-    return platformdirs.user_data_path("kms-tui") / "server"
-
-
 class _Sweeper:
     """Runs the KMS deletion sweep now and then every ``interval`` seconds in a thread."""
 
-    def __init__(self, service: KmsServiceLike, interval: float) -> None:
-        self._service = service
+    def __init__(self, sweep: Callable[[], list[str]], interval: float) -> None:
+        self._sweep = sweep
         self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kms-tui-sweep", daemon=True)
@@ -144,7 +136,7 @@ class _Sweeper:
     def _run(self) -> None:
         while True:
             try:
-                destroyed = self._service.sweep_expired()
+                destroyed = self._sweep()
             except Exception:
                 logger.exception("key deletion sweep failed")
             else:
@@ -233,8 +225,7 @@ class _LogRouting:
 
 
 def _file_handler(log_file: Path) -> logging.Handler:
-    make_private_dirs(log_file.parent)
-    os.chmod(log_file.parent, 0o700)
+    ensure_private_dir(log_file.parent)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -265,7 +256,7 @@ class EmbeddedServer:
         self.access_key = access_key or secrets.token_urlsafe(15)
         self._secret_key = secret_key or secrets.token_urlsafe(30)
         self._allow_immediate_deletion = allow_immediate_deletion
-        self.log_file = Path(log_file) if log_file is not None else default_log_file()
+        self.log_file = Path(log_file) if log_file is not None else server_log_file()
         self._sweep_interval = sweep_interval
         self._lock = DataDirLock(self.data_dir)
         self._parts: _ServerParts | None = None
@@ -330,7 +321,7 @@ class EmbeddedServer:
             self._thread.start()
             self._wait_started()
             self._endpoint = _socket_url(sock)
-            self._sweeper = _Sweeper(self._parts.service, self._sweep_interval)
+            self._sweeper = _Sweeper(self._parts.service.keys.sweep_expired, self._sweep_interval)
             self._sweeper.start()
         except BaseException:
             self._teardown()
@@ -484,7 +475,7 @@ def run_serve(
             "kms-tui serve: WARNING: using the default credentials rustfsadmin/rustfsadmin; "
             "set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY for anything but local testing\n"
         )
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    data_dir = Path(data_dir) if data_dir is not None else server_data_dir()
     lock = DataDirLock(data_dir)
     try:
         lock.acquire()
@@ -506,7 +497,7 @@ def run_serve(
         except OSError as err:
             sys.stderr.write(f"kms-tui serve: cannot listen on {host}:{port}: {err}\n")
             return 1
-        sweeper = _Sweeper(parts.service, sweep_interval)
+        sweeper = _Sweeper(parts.service.keys.sweep_expired, sweep_interval)
         sweeper.start()
         logger.info("serving data directory %s", data_dir)
         with sock:

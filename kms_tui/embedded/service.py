@@ -1,4 +1,4 @@
-"""The embedded KMS service: state machine and persisted configuration (keys: service_keys)."""
+"""The embedded KMS service: state machine and persisted configuration (keys: ``.keys``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kms_tui.embedded import timefmt
-from kms_tui.embedded.cache import MetadataCache
+from kms_tui.embedded.cache import CacheStats, MetadataCache
 from kms_tui.embedded.config import (
     LOCAL,
     ConfigValidationError,
@@ -22,41 +23,34 @@ from kms_tui.embedded.config import (
     save_state,
     validate_config,
 )
-from kms_tui.embedded.keystore import (
-    KeyStoreError,
-    LocalKeyStore,
-)
-from kms_tui.embedded.service_keys import (
-    CONFIGURED,
-    DEFAULT_WINDOW_DAYS,
-    ERROR,
-    NOT_CONFIGURED,
-    RUNNING,
-    BucketReferences,
-    KeyOperations,
-    KeyView,
-    KmsOpError,
-    OpResult,
-)
+from kms_tui.embedded.keyrecord import KeyStoreError
+from kms_tui.embedded.keystore import LocalKeyStore
+from kms_tui.embedded.service_keys import BucketReferences, KeyOperations, KeyView, KmsOpError
 
-__all__ = [
-    "BucketReferences",
-    "KeyView",
-    "KmsOpError",
-    "KmsService",
-    "OpResult",
-    "NOT_CONFIGURED",
-    "CONFIGURED",
-    "RUNNING",
-    "ERROR",
-    "DEFAULT_WINDOW_DAYS",
-]
+__all__ = ["KmsService", "OpResult"]
 
 log = logging.getLogger("kms_tui.embedded")
 
+NOT_CONFIGURED = "NotConfigured"
+CONFIGURED = "Configured"
+RUNNING = "Running"
+ERROR = "Error"
 
-class KmsService(KeyOperations):
-    """One KMS service instance; every public method holds the service lock."""
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    """Outcome of configure/reconfigure/start/stop (always answered with HTTP 200)."""
+
+    success: bool
+    message: str
+
+
+class KmsService:
+    """One KMS service instance; every public method holds the service lock.
+
+    The key operations (create, list, describe, delete, data keys, the sweep...) are ``keys``,
+    a :class:`~kms_tui.embedded.service_keys.KeyOperations` over this service's running store.
+    """
 
     def __init__(
         self,
@@ -67,8 +61,6 @@ class KmsService(KeyOperations):
         clock: Callable[[], datetime] = timefmt.utc_now,
     ) -> None:
         self._data_dir = Path(data_dir)
-        self._references = references
-        self._allow_immediate_deletion = allow_immediate_deletion
         self._clock = clock
         self._lock = threading.RLock()
         self._status = NOT_CONFIGURED
@@ -77,6 +69,15 @@ class KmsService(KeyOperations):
         self._store: LocalKeyStore | None = None
         self._deployment_id = ""
         self.cache: MetadataCache[KeyView] = MetadataCache(clock=clock)
+        self.keys = KeyOperations(
+            lock=self._lock,
+            running_store=lambda: self._store if self._status == RUNNING else None,
+            config=lambda: self._config,
+            cache=self.cache,
+            clock=clock,
+            references=references,
+            allow_immediate_deletion=allow_immediate_deletion,
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -108,20 +109,10 @@ class KmsService(KeyOperations):
             if self._status == RUNNING:
                 self._status = CONFIGURED
 
-    def set_references(self, references: BucketReferences) -> None:
-        """Install the bucket store once it exists."""
-        with self._lock:
-            self._references = references
-
     @property
     def is_running(self) -> bool:
         """Whether the backend is open and serving."""
         return self._status == RUNNING and self._store is not None
-
-    @property
-    def allow_immediate_deletion(self) -> bool:
-        """Server-side switch (RUSTFS_KMS_ALLOW_IMMEDIATE_DELETION)."""
-        return self._allow_immediate_deletion
 
     @property
     def config(self) -> KmsConfig | None:
@@ -137,11 +128,6 @@ class KmsService(KeyOperations):
     def lock(self) -> threading.RLock:
         """The service lock, for routes (backup) that need several steps to be atomic."""
         return self._lock
-
-    @property
-    def data_dir(self) -> Path:
-        """Where kms_config.json lives."""
-        return self._data_dir
 
     def now(self) -> datetime:
         """The injected clock."""
@@ -159,6 +145,18 @@ class KmsService(KeyOperations):
             escaped = (self._error or "").replace("\\", "\\\\").replace('"', '\\"')
             return f'Error("{escaped}")'
         return self._status
+
+    def default_key_id(self) -> str | None:
+        """The configured default key id, None if unset."""
+        config = self._config
+        return config.default_key_id if config is not None else None
+
+    def cache_stats(self) -> CacheStats | None:
+        """Counters when the cache is enabled, else None."""
+        config = self._config
+        if config is None or not config.enable_cache:
+            return None
+        return self.cache.stats()
 
     def key_exists(self, key_id: str) -> bool:
         """False when not running or absent."""

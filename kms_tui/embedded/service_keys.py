@@ -1,9 +1,10 @@
 """The key operations of the embedded KMS service, and the types they answer with.
 
-:class:`KeyOperations` is the half of :class:`kms_tui.embedded.service.KmsService` that works
-on keys (create, list, describe, impact, deletion, enable, rotate, tags, data keys, the
-deletion sweep); the service's state machine and configuration stay in ``service.py``. Every
-public method holds the service lock.
+:class:`KeyOperations` works on the keys of the running store (create, list, describe, impact,
+deletion, enable, rotate, tags, data keys, the deletion sweep). The service
+(:class:`kms_tui.embedded.service.KmsService`) builds one over its lock, clock, cache and
+configuration and holds it as ``service.keys``; the state machine stays in ``service.py``.
+Every public method holds the service lock.
 """
 
 from __future__ import annotations
@@ -20,40 +21,28 @@ from typing import Any, Protocol
 
 from kms_tui.embedded import envelope as envelopes
 from kms_tui.embedded import timefmt
-from kms_tui.embedded.cache import CacheStats, MetadataCache
-from kms_tui.embedded.config import (
-    KmsConfig,
-)
-from kms_tui.embedded.keystore import (
+from kms_tui.embedded.cache import MetadataCache
+from kms_tui.embedded.config import KmsConfig
+from kms_tui.embedded.keyrecord import (
     InvalidKeyIdError,
     KeyExistsError,
     KeyNotFoundError,
     KeyRecord,
     KeyStoreError,
     KeyUnreadableError,
-    LocalKeyStore,
     validate_key_id,
 )
+from kms_tui.embedded.keystore import LocalKeyStore
 
 __all__ = [
-    "CONFIGURED",
     "DEFAULT_WINDOW_DAYS",
-    "ERROR",
-    "NOT_CONFIGURED",
-    "RUNNING",
     "BucketReferences",
     "KeyOperations",
     "KeyView",
     "KmsOpError",
-    "OpResult",
 ]
 
 log = logging.getLogger("kms_tui.embedded")
-
-NOT_CONFIGURED = "NotConfigured"
-CONFIGURED = "Configured"
-RUNNING = "Running"
-ERROR = "Error"
 
 MIN_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 30
@@ -77,14 +66,6 @@ class KmsOpError(Exception):
         super().__init__(message)
         self.kind = kind  # not_running | not_found | invalid | exists | referenced |
         # unsupported | context | bad_blob | internal
-
-
-@dataclass(frozen=True, slots=True)
-class OpResult:
-    """Outcome of configure/reconfigure/start/stop (always answered with HTTP 200)."""
-
-    success: bool
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,28 +103,35 @@ class KeyView:
 
 
 class KeyOperations:
-    """Key operations over the service's lock, store, configuration, clock and cache."""
+    """Key operations on the service's running store, under the service's lock.
 
-    _lock: threading.RLock
-    _store: LocalKeyStore | None
-    _status: str
-    _config: KmsConfig | None
-    _clock: Callable[[], datetime]
-    _references: BucketReferences | None
-    _allow_immediate_deletion: bool
-    cache: MetadataCache[KeyView]
+    ``running_store`` and ``config`` read the service's current state (None when it is not
+    running or not configured); ``references`` may be replaced once the bucket store exists.
+    """
 
-    def default_key_id(self) -> str | None:
-        """The configured default key id, None if unset."""
-        config = self._config
-        return config.default_key_id if config is not None else None
-
-    # ---------------------------------------------------------------- key operations
+    def __init__(
+        self,
+        *,
+        lock: threading.RLock,
+        running_store: Callable[[], LocalKeyStore | None],
+        config: Callable[[], KmsConfig | None],
+        cache: MetadataCache[KeyView],
+        clock: Callable[[], datetime],
+        references: BucketReferences | None,
+        allow_immediate_deletion: bool,
+    ) -> None:
+        self._lock = lock
+        self._running_store = running_store
+        self._config = config
+        self._cache = cache
+        self._clock = clock
+        self.references = references
+        self._allow_immediate_deletion = allow_immediate_deletion
 
     def require_store(self) -> LocalKeyStore:
         """The open store, or KmsOpError(not_running)."""
-        store = self._store
-        if store is None or self._status != RUNNING:
+        store = self._running_store()
+        if store is None:
             raise KmsOpError("not_running", "kms service is not running")
         return store
 
@@ -168,7 +156,7 @@ class KeyOperations:
         except KeyStoreError as err:
             raise KmsOpError("internal", f"Backend error: {err}") from err
         finally:
-            self.cache.invalidate(record.key_id)
+            self._cache.invalidate(record.key_id)
 
     def create_key(self, description: str | None, tags: Mapping[str, str]) -> KeyView:
         """Create a key named by ``tags.name`` or a fresh UUID v4."""
@@ -193,7 +181,7 @@ class KeyOperations:
                 raise KmsOpError("exists", f"Key already exists: {key_id}") from err
             except KeyStoreError as err:
                 raise KmsOpError("internal", f"Backend error: {err}") from err
-            self.cache.invalidate(key_id)
+            self._cache.invalidate(key_id)
             log.info("key created: %r", key_id)
             return KeyView.of(record)
 
@@ -217,15 +205,15 @@ class KeyOperations:
         """Key metadata, served from the cache when it holds the key."""
         with self._lock:
             store = self.require_store()
-            config = self._config
+            config = self._config()
             use_cache = config is not None and config.enable_cache
             if use_cache:
-                cached = self.cache.get(key_id)
+                cached = self._cache.get(key_id)
                 if cached is not None:
                     return cached
             view = KeyView.of(self._get(store, key_id))
             if use_cache:
-                self.cache.put(key_id, view)
+                self._cache.put(key_id, view)
             return view
 
     def impact(self, key_id: str) -> dict[str, Any]:
@@ -234,7 +222,7 @@ class KeyOperations:
         scanned = [SCOPE_BUCKETS, SCOPE_DEFAULT_KEY]
         not_scanned = list(NOT_SCANNED)
         completeness = "exact"
-        refs = self._references
+        refs = self.references
         if refs is not None:
             try:
                 buckets = sorted(refs.buckets_naming_key(key_id))
@@ -259,7 +247,8 @@ class KeyOperations:
                         "detail": "bucket default encryption names this key",
                     }
                 )
-        if self.default_key_id() == key_id:
+        config = self._config()
+        if config is not None and config.default_key_id == key_id:
             references.append(
                 {
                     "kind": SCOPE_DEFAULT_KEY,
@@ -333,7 +322,7 @@ class KeyOperations:
         except KeyStoreError as err:
             raise KmsOpError("internal", f"Backend error: {err}") from err
         finally:
-            self.cache.invalidate(key_id)
+            self._cache.invalidate(key_id)
         log.info("key destroyed: %r", key_id)
 
     def cancel_deletion(self, key_id: str) -> KeyView:
@@ -410,8 +399,8 @@ class KeyOperations:
     ) -> tuple[bytes, bytes]:
         """(plaintext data key, ciphertext blob) under an Enabled master key."""
         with self._lock:
-            store = self._store
-            if store is None or self._status != RUNNING:
+            store = self._running_store()
+            if store is None:
                 raise KmsOpError("not_running", "KMS service not initialized")
             record = self._get(store, key_id)
             if record.status == "Disabled":
@@ -444,21 +433,14 @@ class KeyOperations:
             raise KmsOpError("bad_blob", f"Invalid ciphertext blob: {err}") from err
         return parsed.master_key_id, plaintext
 
-    def cache_stats(self) -> CacheStats | None:
-        """Counters when the cache is enabled, else None."""
-        config = self._config
-        if config is None or not config.enable_cache:
-            return None
-        return self.cache.stats()
-
     # ---------------------------------------------------------------- deletion sweep
 
     def sweep_expired(self) -> list[str]:
         """Destroy keys past their deletion date, except referenced or default keys."""
         destroyed: list[str] = []
         with self._lock:
-            store = self._store
-            if store is None or self._status != RUNNING:
+            store = self._running_store()
+            if store is None:
                 return destroyed
             now = self._clock()
             marker: str | None = None

@@ -1,11 +1,10 @@
 """The console app: five modes, the header's live state, help, palette, activity, profiles.
 
-Build it with :func:`kms_tui.tui.factory.build_app`; this module wires nothing itself.
+Build it with :func:`kms_tui.factory.build_app`; this module wires nothing itself.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -16,56 +15,24 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import Capabilities, KmsStatus, ServiceStatus
+from kms_tui.api.service_models import Capabilities, KmsStatus, ServiceStatus
 from kms_tui.settings import SettingsError
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.commands import KmsCommands
 from kms_tui.tui.context import AppContext
-from kms_tui.tui.poller import Connector, StatusPoller
+from kms_tui.tui.modes import MODES, screen_class
+from kms_tui.tui.poller import Connector, PollRound, StatusPoller
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 
-__all__ = ["MODE_SCREENS", "KmsTuiApp", "MissingScreen"]
+__all__ = ["ContextBuilder", "KmsTuiApp"]
 
 logger = logging.getLogger("kms_tui.tui.app")
 
-# mode -> (key, module, class, title); screens are imported only when first shown.
-MODE_SCREENS: dict[str, tuple[str, str, str, str]] = {
-    "service": ("1", "kms_tui.tui.screens.service", "ServiceScreen", "Service"),
-    "keys": ("2", "kms_tui.tui.screens.keys", "KeysScreen", "Keys"),
-    "datakeys": ("3", "kms_tui.tui.screens.datakeys", "DataKeysScreen", "Data keys"),
-    "buckets": ("4", "kms_tui.tui.screens.buckets", "BucketsScreen", "Buckets"),
-    "stats": ("5", "kms_tui.tui.screens.stats", "StatsScreen", "Live stats"),
-}
 ContextBuilder = Callable[[str], AppContext]
-
-
-def screen_class(mode: str) -> type[KmsScreen] | None:
-    """The screen class of ``mode``, or None while its module is not written yet."""
-    _, module_name, class_name, _ = MODE_SCREENS[mode]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name != module_name:
-            raise
-        return None
-    found = getattr(module, class_name, None)
-    return found if isinstance(found, type) and issubclass(found, KmsScreen) else None
-
-
-class MissingScreen(KmsScreen):
-    """Stands in for a screen whose module is not on disk yet."""
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title_text = title
-
-    def compose(self) -> Any:
-        yield Static(f"The {self.title_text} screen is not available in this build.")
 
 
 class KmsTuiApp(App[None]):
@@ -76,9 +43,11 @@ class KmsTuiApp(App[None]):
     COMMANDS: ClassVar[set[Any]] = {KmsCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The header's second line shows these (with their current keys); the footer shows
+        # what the screen in front can do.
         *(
-            Binding(key, f"switch_mode('{mode}')", title, id=f"app.mode_{mode}")
-            for mode, (key, _, _, title) in MODE_SCREENS.items()
+            Binding(m.key, f"switch_mode('{m.name}')", m.title, id=m.binding_id, show=False)
+            for m in MODES.values()
         ),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("colon", "command_palette", "Commands", id="app.commands"),
@@ -100,6 +69,8 @@ class KmsTuiApp(App[None]):
     # The server answers but refuses (or garbles) the status poll: the header says so.
     poll_refused: reactive[bool] = reactive(False, repaint=False)
     context_generation: reactive[int] = reactive(0, repaint=False)
+    # Every completed poll round, for the Live stats screen's charts (latency, errors).
+    last_poll: reactive[PollRound | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(
         self,
@@ -115,13 +86,12 @@ class KmsTuiApp(App[None]):
         self.profile_names = profile_names
         self.mode_screens: dict[str, KmsScreen] = {}
         self.poller = StatusPoller(self, connector)
-        for mode in MODE_SCREENS:
+        for mode in MODES:
             self.add_mode(mode, self._mode_factory(mode))
 
     def _mode_factory(self, mode: str) -> Callable[[], Screen[Any]]:
         def make() -> Screen[Any]:
-            cls = screen_class(mode)
-            screen = cls() if cls is not None else MissingScreen(MODE_SCREENS[mode][3])
+            screen = screen_class(mode)()
             self.mode_screens[mode] = screen
             return screen
 
@@ -286,10 +256,11 @@ class KmsTuiApp(App[None]):
         self.kms_status = None
         self.connection_state = "connecting"
         self.poll_refused = False
+        self.last_poll = None
         self.poller.forget()
         self.context_generation += 1
         context.activity.record("switch profile", context.profile_name, True)
         self._connect(context)
         self._poll_forever()
         for screen in self.mode_screens.values():
-            screen.action_refresh_data()
+            screen.refresh_data()

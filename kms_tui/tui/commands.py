@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from kms_tui.tui.modes import MODES, screen_class
 
 if TYPE_CHECKING:
     from kms_tui.tui.app import KmsTuiApp
@@ -43,22 +45,17 @@ def _key_label(app: KmsTuiApp, binding: Binding) -> str:
 
 def palette_commands(app: KmsTuiApp) -> Iterator[PaletteCommand]:
     """Everything the palette offers right now."""
-    from kms_tui.tui.app import MODE_SCREENS, screen_class
-
-    for mode, (_key, _, _, title) in MODE_SCREENS.items():
+    for mode in MODES.values():
         yield PaletteCommand(
-            f"Go to {title}",
-            f"switch to the {title} screen",
-            functools.partial(app.switch_mode, mode),
+            f"Go to {mode.title}",
+            f"switch to the {mode.title} screen",
+            functools.partial(app.switch_mode, mode.name),
         )
-        cls = screen_class(mode)
-        if cls is None:
-            continue
-        for binding in screen_bindings(cls):
+        for binding in screen_bindings(screen_class(mode.name)):
             yield PaletteCommand(
-                f"{title}: {binding.description}",
+                f"{mode.title}: {binding.description}",
                 f"{binding.id or binding.action}  (key {_key_label(app, binding)})",
-                functools.partial(app.run_screen_action, mode, binding.action),
+                functools.partial(app.run_screen_action, mode.name, binding.action),
             )
     yield PaletteCommand("Help", "bindings of the current screen", app.action_help)
     yield PaletteCommand("Activity log", "changes and failures", app.action_activity)
@@ -84,8 +81,7 @@ class KmsCommands(Provider):
     """Palette provider over :func:`palette_commands`."""
 
     def _commands(self) -> list[PaletteCommand]:
-        app: Any = self.app
-        return list(palette_commands(app))
+        return list(palette_commands(cast("KmsTuiApp", self.app)))
 
     async def discover(self) -> Hits:
         """Everything, unfiltered, when the prompt is empty."""

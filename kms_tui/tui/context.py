@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from kms_tui.api.errors import KmsConnectionError, KmsError
 from kms_tui.settings import Connection, Settings
@@ -23,11 +23,20 @@ if TYPE_CHECKING:
     from kms_tui.api.admin import KmsAdminClient
     from kms_tui.api.buckets import BucketEncryptionClient
 
-__all__ = ["AppContext", "endpoint_label_for"]
+__all__ = ["AppContext", "ServerHandle", "endpoint_label_for"]
 
 logger = logging.getLogger("kms_tui.tui.context")
 
 _CONNECT_WAIT_SECONDS = 30.0
+
+
+class ServerHandle(Protocol):
+    """A server this session started (the embedded one); the console only asks if it runs."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        ...
 
 
 def utc_now() -> datetime:
@@ -71,7 +80,7 @@ class AppContext:
         self._ready = asyncio.Event()
         self._cleanups: list[Callable[[], None]] = []
         self._closed = False
-        self.embedded_server: Any = None  # the EmbeddedServer, when this session started one
+        self.embedded_server: ServerHandle | None = None  # when this session started one
         activity.redact(connection.secret_key, connection.session_token)
 
     def __repr__(self) -> str:

@@ -1,7 +1,7 @@
-"""Text shown in and read from the console: countdowns, dates, tags, names, windows.
+"""Text shown in the console (countdowns, dates, tags), and the error every form rule raises.
 
-Kept free of Textual so it is cheap to import and easy to test; every parser raises
-:class:`FieldError` with a message written for the person typing.
+Kept free of Textual so it is cheap to import and easy to test. The rules themselves are in
+:mod:`kms_tui.tui.dialogs.form_rules`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ __all__ = [
     "format_countdown",
     "format_date",
     "format_tags",
-    "validate_key_name",
 ]
 
 MIN_WINDOW_DAYS = 7
@@ -66,17 +65,3 @@ def _tags_text(items: tuple[tuple[str, str], ...]) -> str:
     # Cached: keys that share a tag set (env=prod, team=...) share one string, which matters
     # when the key table holds 100,000 of them.
     return ", ".join(f"{key}={value}" for key, value in items)
-
-
-def validate_key_name(text: str) -> str:
-    """A key name the server can address: non-empty, not ``.``/``..``, no ``/``, ``\\`` or NUL."""
-    if not text:
-        raise FieldError("the name must not be empty")
-    if text in (".", ".."):
-        raise FieldError("the name must not be '.' or '..'")
-    for bad, label in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "a NUL character")):
-        if bad in text:
-            raise FieldError(f"the name must not contain {label}")
-    if text != text.strip():
-        raise FieldError("the name must not start or end with spaces")
-    return text

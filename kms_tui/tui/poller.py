@@ -1,9 +1,11 @@
-"""The app's live link to the server: connect once, then poll status forever with backoff.
+"""The one owner of live server state: connect once, then poll forever with backoff.
 
-The app owns the reactives the screens watch (``connection_state``, ``service_status``,
-``kms_status``); this module owns the loop that keeps them current and the rules for a lost
-connection: one notification per distinct failure, a backoff that doubles up to 30 s, `r` to
-try again at once (which also restarts an embedded server that failed to start).
+Only this module fetches the service status and ``/kms/status``; it writes the app's reactives
+(``connection_state``, ``service_status``, ``kms_status``, ``poll_refused``, ``last_poll``) and
+nothing else does. Screens render them; a screen that needs fresher data awaits
+:meth:`StatusPoller.poll_now` instead of fetching around the poller. The rules for a lost
+connection live here too: one notification per distinct failure, a backoff that doubles up to
+30 s, `r` to try again at once (which also restarts an embedded server that failed to start).
 """
 
 from __future__ import annotations
@@ -11,22 +13,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kms_tui.api.errors import KmsError, KmsTransportError
-from kms_tui.api.models import ServiceState
-from kms_tui.tui.screens.base import error_text, explain
+from kms_tui.api.service_models import KmsStatus, ServiceStatus
+from kms_tui.api.wire import ServiceState
+from kms_tui.tui.error_text import error_text, explain
 
 if TYPE_CHECKING:
     from kms_tui.tui.app import KmsTuiApp
     from kms_tui.tui.context import AppContext
 
-__all__ = ["FIRST_BACKOFF_SECONDS", "MAX_BACKOFF_SECONDS", "Connector", "StatusPoller"]
+__all__ = [
+    "FIRST_BACKOFF_SECONDS",
+    "MAX_BACKOFF_SECONDS",
+    "Connector",
+    "PollRound",
+    "StatusPoller",
+]
 
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
 
 Connector = Callable[["AppContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PollRound:
+    """What one completed poll saw; the Live stats screen charts a sequence of these."""
+
+    number: int
+    at: datetime
+    service_status: ServiceStatus | None
+    kms_status: KmsStatus | None
+    latency_ms: float | None  # of the ``/kms/status`` call, when it answered
+    error: KmsError | None  # why the round had no ``/kms/status`` (lost, refused), if it failed
 
 
 class StatusPoller:
@@ -37,7 +60,9 @@ class StatusPoller:
         self.connector = connector
         self.last_error: str | None = None
         self.last_refusal: str | None = None  # what the server last refused a poll with
-        self._retry_now = asyncio.Event()
+        self.rounds = 0  # completed poll rounds; tests wait for the next one
+        self._wake = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
         self._connecting = False
 
     # --- connecting ------------------------------------------------------------------------
@@ -52,35 +77,56 @@ class StatusPoller:
             self.app.notify(err.message, title="Setting up the server failed", severity="error")
         finally:
             self._connecting = False
-        self._retry_now.set()
+        self._wake.set()
 
     def retry_now(self) -> bool:
         """Poll again at once; returns True when a failed start-up must be run again first."""
-        self._retry_now.set()
+        self._wake.set()
         context = self.app.context
         if self._connecting or context.failure is None or not context.connection.is_embedded:
             return False
         return context.reset_failure()
+
+    async def poll_now(self) -> None:
+        """Poll at once and return when that round has completed and its results are app state."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wake.set()
+        await waiter
 
     # --- polling ---------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Poll until cancelled: every ``poll_interval_seconds`` while up, backing off while not."""
         delay = FIRST_BACKOFF_SECONDS
-        while True:
-            context = self.app.context
-            ok = await self.poll_once(context)
-            if context is not self.app.context:
-                continue
-            interval = context.settings.poll_interval_seconds
-            delay = (
-                interval if ok else min(max(delay * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
-            )
-            self._retry_now.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._retry_now.wait(), delay)
-            if not ok and self._retry_now.is_set():
-                delay = FIRST_BACKOFF_SECONDS
+        try:
+            while True:
+                context = self.app.context
+                self._wake.clear()
+                waiters, self._waiters = self._waiters, []
+                try:
+                    ok = await self.poll_once(context)
+                finally:
+                    self.rounds += 1
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+                if context is not self.app.context:
+                    continue
+                interval = context.settings.poll_interval_seconds
+                delay = (
+                    interval
+                    if ok
+                    else min(max(delay * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                if not ok and self._wake.is_set():
+                    delay = FIRST_BACKOFF_SECONDS
+        finally:
+            for waiter in self._waiters:
+                waiter.cancel()
+            self._waiters = []
 
     async def poll_once(self, context: AppContext) -> bool:
         """One service-status (and status) round; returns whether the server answered."""
@@ -96,10 +142,13 @@ class StatusPoller:
                 self._lost(context, err)
                 return False
             self._refused(context, err)
+            self._record(context, None, None, None, err)
             return True
         refusal: KmsError | None = None
         kms_status = None
+        latency_ms: float | None = None
         if status.state is ServiceState.RUNNING:
+            started = context.timer()
             try:
                 kms_status = await admin.status()
             except KmsTransportError as err:
@@ -107,6 +156,8 @@ class StatusPoller:
                 return False
             except KmsError as err:
                 refusal = err
+            else:
+                latency_ms = (context.timer() - started) * 1000.0
         if context is not app.context:
             return True
         if app.connection_state != "connected":
@@ -122,7 +173,21 @@ class StatusPoller:
         app.connection_state = "connected"
         if refusal is not None:
             self._refused(context, refusal)
+        self._record(context, status, kms_status, latency_ms, refusal)
         return True
+
+    def _record(
+        self,
+        context: AppContext,
+        status: ServiceStatus | None,
+        kms_status: KmsStatus | None,
+        latency_ms: float | None,
+        error: KmsError | None,
+    ) -> None:
+        if context is self.app.context:
+            self.app.last_poll = PollRound(
+                self.rounds + 1, context.clock(), status, kms_status, latency_ms, error
+            )
 
     def _refused(self, context: AppContext, err: KmsError) -> None:
         """The server answered but refused or garbled the poll: connected, said once per cause."""
@@ -154,6 +219,7 @@ class StatusPoller:
         if first or self.last_error != err.message:
             self.note_error("connect", err)
         self.last_error = err.message
+        self._record(context, None, None, None, err)
 
     def note_error(self, action: str, err: KmsError) -> None:
         """Record a failure of the app's own calls and notify it with the request id."""

@@ -26,13 +26,13 @@ from kms_tui.api.errors import (
     KmsOperationFailed,
     KmsServiceUnavailable,
 )
-from kms_tui.api.models import (
+from kms_tui.api.service_models import LocalBackendSummary
+from kms_tui.api.wire import (
     BackendName,
     ConflictPolicy,
     KeySpec,
     KeyState,
     KeyStatus,
-    LocalBackendSummary,
     ServiceBackend,
     ServiceState,
 )

@@ -30,7 +30,7 @@ from kms_tui.api.errors import (
     KmsServiceUnavailable,
     KmsTimeoutError,
 )
-from kms_tui.api.models import ServiceState
+from kms_tui.api.wire import ServiceState
 from tests.fakes.rustfs import Answer, FakeRustFS, json_answer, xml_error
 
 

@@ -18,7 +18,7 @@ from kms_tui.api.errors import (
     KmsKeyNotFound,
     KmsNotSupported,
 )
-from kms_tui.api.models import ImpactCompleteness, KeySpec, KeyState, KeyStatus
+from kms_tui.api.wire import ImpactCompleteness, KeySpec, KeyState, KeyStatus
 from kms_tui.embedded.server import EmbeddedServer
 from tests.fakes.embedded import admin_client, local_config, running_server, signed_http
 
@@ -270,7 +270,7 @@ async def test_immediate_deletion_destroys_the_key_when_allowed(
         with pytest.raises(KmsKeyNotFound):
             await client.describe_key(name)
     assert deletion.key_id == name and deletion.deletion_date is None
-    assert not (immediate_server.service.require_store().contains(name))
+    assert not (immediate_server.service.keys.require_store().contains(name))
 
 
 async def test_immediate_deletion_of_a_referenced_key_is_a_conflict(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kms_tui.embedded import timefmt
-from kms_tui.embedded.keystore import KeyRecord
+from kms_tui.embedded.keyrecord import KeyRecord
 from kms_tui.embedded.server import EmbeddedServer
 from tests.fakes.embedded import admin_client, local_config, running_server, signed_http
 
@@ -42,7 +42,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]
         asyncio.run(_configure(server, base / "keys"))
         ordered = _byte_order(_key_ids())
         created = timefmt.format_zoned(timefmt.utc_now())
-        store = server.service.require_store()
+        store = server.service.keys.require_store()
         store.create_many(
             KeyRecord(
                 key_id=key_id,

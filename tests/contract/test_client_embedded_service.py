@@ -19,7 +19,8 @@ from kms_tui.api.errors import (
     KmsOperationFailed,
     KmsServiceUnavailable,
 )
-from kms_tui.api.models import BackendName, LocalBackendSummary, ServiceBackend, ServiceState
+from kms_tui.api.service_models import LocalBackendSummary
+from kms_tui.api.wire import BackendName, ServiceBackend, ServiceState
 from kms_tui.embedded.server import EmbeddedServer
 from tests.fakes.embedded import (
     admin_client,

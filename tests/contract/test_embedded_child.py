@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kms_tui.api.admin import KmsAdminClient
-from kms_tui.api.models import ServiceState
+from kms_tui.api.wire import ServiceState
 from kms_tui.embedded.child import EmbeddedProcess, EmbeddedProcessError
 from kms_tui.embedded.locking import DataDirLock
 

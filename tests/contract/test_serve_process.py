@@ -235,18 +235,18 @@ def test_default_data_dir(tmp_path: Path, isolated_dirs: Path) -> None:
 def test_embedded_server_sweeps_periodically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kms_tui.embedded.service import KmsService
+    from kms_tui.embedded.service_keys import KeyOperations
 
     calls: list[float] = []
-    original = KmsService.sweep_expired
+    original = KeyOperations.sweep_expired
 
-    def counting_sweep(self: KmsService) -> list[str]:
+    def counting_sweep(self: KeyOperations) -> list[str]:
         calls.append(time.monotonic())
         if len(calls) == 2:
             raise OSError("disk went away")  # one failing sweep must not stop the next
         return original(self)
 
-    monkeypatch.setattr(KmsService, "sweep_expired", counting_sweep)
+    monkeypatch.setattr(KeyOperations, "sweep_expired", counting_sweep)
     with running_embedded(tmp_path / "data", log_file=tmp_path / "s.log", sweep_interval=0.02):
         deadline = time.monotonic() + 10
         while len(calls) < 4 and time.monotonic() < deadline:

@@ -44,7 +44,7 @@ from kms_tui.embedded.config import parse_configure_body
 from kms_tui.embedded.http import HttpRequest
 from kms_tui.embedded.keystore import LocalKeyStore
 from kms_tui.embedded.s3_routes import handle_s3
-from kms_tui.embedded.service import KmsOpError
+from kms_tui.embedded.service_keys import KmsOpError
 from tests.fakes.embedded import (
     ACCESS_KEY,
     MASTER_KEY,
@@ -448,13 +448,13 @@ def test_bucket_cannot_name_a_key_destroyed_while_it_was_being_assigned(tmp_path
         body = json.dumps(local_config(tmp_path / "keys").to_wire()).encode()
         assert service.configure(parse_configure_body(body)).success
         assert service.start().success
-        service.create_key("doomed", {"name": "doomed"})
+        service.keys.create_key("doomed", {"name": "doomed"})
         server.buckets.create("racing-bucket")
         deletion: list[str] = []
 
         def delete_now() -> None:
             try:
-                service.delete_immediately("doomed", "doomed")
+                service.keys.delete_immediately("doomed", "doomed")
                 deletion.append("destroyed")
             except KmsOpError as err:
                 deletion.append(err.kind)

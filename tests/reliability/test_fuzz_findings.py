@@ -37,7 +37,7 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     body = json.dumps(local_config(tmp_path / "keys").to_wire()).encode()
     assert server.service.configure(parse_configure_body(body)).success
     assert server.service.start().success
-    server.service.create_key(None, {"name": "k"})
+    server.service.keys.create_key(None, {"name": "k"})
     try:
         async with signed_http("http://127.0.0.1", transport=server.transport()) as client:
             yield client

@@ -17,10 +17,11 @@ from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.backends import LocalConfig
 from kms_tui.api.buckets import SSE_KMS, BucketEncryptionClient
+from kms_tui.bootstrap import bootstrap_embedded, master_key_path
 from kms_tui.embedded.server import EmbeddedServer
-from kms_tui.settings import SettingsError, load_settings
+from kms_tui.settings import SettingsError
+from kms_tui.settings_reader import load_settings
 from kms_tui.tui.activity import ActivityLog
-from kms_tui.tui.bootstrap import bootstrap_embedded, master_key_path
 from tests.security.leaks import mode_of, wrong_modes
 
 INLINE_SECRET = "inline-secret-key-9f8e7d6c5b4a"
@@ -221,14 +222,16 @@ async def test_bootstrap_master_key_and_key_dir_under_open_umask(open_umask: Non
     assert wrong_modes(paths.data_dir()) == []
 
 
-def test_make_private_dirs_makes_every_missing_level_0700(tmp_path: Path, open_umask: None) -> None:
-    from kms_tui.embedded.fsutil import make_private_dirs
-
+def test_private_dir_without_narrowing_makes_every_missing_level_0700(
+    tmp_path: Path, open_umask: None
+) -> None:
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     existing.chmod(0o755)
     target = existing / "a" / "b" / "c"
-    assert make_private_dirs(target) == target
+    assert paths.ensure_private_dir(target, narrow=False) == target
     assert [mode_of(p) for p in (existing / "a", existing / "a" / "b", target)] == [0o700] * 3
     assert mode_of(existing) == 0o755  # what was there before is not the server's to change
-    make_private_dirs(target)  # again: nothing to do, nothing fails
+    target.chmod(0o755)
+    paths.ensure_private_dir(target, narrow=False)  # again: nothing to create, nothing changed
+    assert mode_of(target) == 0o755

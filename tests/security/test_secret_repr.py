@@ -26,20 +26,15 @@ from kms_tui.api.backends import (
 )
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.api.models import DataKey, DecryptedDataKey
+from kms_tui.bootstrap import BootstrapError, bootstrap_embedded
 from kms_tui.embedded.backup import BackupEnv
 from kms_tui.embedded.config import parse_configure_document
-from kms_tui.embedded.keystore import KeyRecord, LocalKeyStore, MasterKeyError
+from kms_tui.embedded.keyrecord import KeyRecord, MasterKeyError
+from kms_tui.embedded.keystore import LocalKeyStore
 from kms_tui.embedded.server import EmbeddedServer
-from kms_tui.settings import (
-    Connection,
-    Profile,
-    Settings,
-    SettingsError,
-    load_settings,
-    resolve_connection,
-)
+from kms_tui.settings import Connection, Profile, Settings, SettingsError, resolve_connection
+from kms_tui.settings_reader import load_settings
 from kms_tui.tui.activity import ActivityLog
-from kms_tui.tui.bootstrap import BootstrapError, bootstrap_embedded
 from kms_tui.tui.context import AppContext
 from tests.security.leaks import leaked_in_text, text_forms
 

@@ -32,15 +32,15 @@ from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.backends import LocalConfig, VaultAppRoleAuth, VaultKv2Config, VaultTokenAuth
 from kms_tui.api.buckets import SSE_KMS, BucketEncryptionClient
 from kms_tui.api.errors import KmsAccessDenied, KmsError
+from kms_tui.bootstrap import master_key_path
 from kms_tui.embedded.config import CONFIG_FILE
 from kms_tui.embedded.keystore import LocalKeyStore
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings, resolve_connection
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.bootstrap import master_key_path
 from kms_tui.tui.dialogs.configure import ConfigureDialog
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.datakeys import DataKeysScreen
 from kms_tui.tui.screens.service import ServiceScreen
 from kms_tui.tui.widgets.config_fields import field_dom_id

@@ -30,9 +30,9 @@ from kms_tui.api.backends import LocalConfig
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.embedded import buckets as bucket_store_module
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.factory import build_app
 
 __all__ = [
     "FROZEN_NOW",

@@ -12,9 +12,9 @@ import pytest
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.backends import LocalConfig
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.factory import build_app
 
 # Fixed values so assertions (and snapshots) do not depend on the wall clock or the port.
 FIXED_NOW = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)

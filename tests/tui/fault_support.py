@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.keys import KeysScreen
 from tests.tui.conftest import SEEDED_KEY_IDS, fixed_clock, wait_until
 

@@ -15,11 +15,11 @@ from textual.command import CommandPalette
 from kms_tui import cli
 from kms_tui.api.errors import KmsNotFound
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Profile, Settings
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.app import MODE_SCREENS, KmsTuiApp, screen_class
 from kms_tui.tui.commands import palette_commands, screen_bindings
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.screens.activity import ActivityScreen
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.screens.help import HelpScreen

@@ -9,11 +9,11 @@ import pytest
 
 from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
-from kms_tui.api.models import ServiceState
+from kms_tui.api.wire import ServiceState
+from kms_tui.bootstrap import BootstrapError, bootstrap_embedded, master_key_path
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Settings, resolve_connection
-from kms_tui.tui.bootstrap import BootstrapError, bootstrap_embedded, master_key_path
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.widgets.header import KmsHeader
 from tests.tui.conftest import APP_SIZE, fixed_clock, wait_connected, wait_until
 

@@ -9,14 +9,13 @@ from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Label, OptionList
 
 from kms_tui.api.buckets import SSE_KMS, SSE_S3, BucketEncryption, BucketEncryptionClient
-from kms_tui.api.models import KeyState
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
-from kms_tui.tui.screens.buckets import WARNING_MARK, BucketsScreen, key_warning_for
+from kms_tui.tui.screens.buckets import WARNING_MARK, BucketsScreen
 from tests.tui.conftest import APP_SIZE, admin_client_for
 
 WAIT_LIMIT_SECONDS = 15.0
@@ -343,13 +342,6 @@ async def test_key_picker_lists_every_page_and_filters(
         assert app.screen is picker  # a disabled key cannot be chosen
         await pilot.press(*(["backspace"] * len("team=blue")), *"analytics", "enter")
         await wait_until(pilot, lambda: chosen == ["gamma-key"], "the choice")
-
-
-def test_key_warning_for_each_state() -> None:
-    assert key_warning_for(KeyState.ENABLED) is None
-    assert key_warning_for(KeyState.DISABLED) == "disabled"
-    assert key_warning_for(KeyState.PENDING_DELETION) == "pending deletion"
-    assert key_warning_for(None) == "missing"
 
 
 @pytest.mark.parametrize("name", ["ab", "Upper", "a..b", "192.168.0.1", "-dash"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kms_tui.api.models import ServiceState
+from kms_tui.api.wire import ServiceState
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.tui.dialogs.schedule_deletion import DeletionImpactDialog, ScheduleDeletionDialog
 from kms_tui.tui.widgets.key_detail import KeyDetail

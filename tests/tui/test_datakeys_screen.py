@@ -9,19 +9,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
-from kms_tui.api.models import KeySpec
+from kms_tui.api.wire import KeySpec
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
+from kms_tui.tui.dialogs.form_rules import context_rule
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
-from kms_tui.tui.factory import build_app
 from kms_tui.tui.formatting import FieldError
-from kms_tui.tui.screens.datakeys import (
-    NO_DECRYPT_MESSAGE,
-    DataKeysScreen,
-    parse_ciphertext,
-    parse_encryption_context,
-)
+from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE, DataKeysScreen, parse_ciphertext
 from kms_tui.tui.widgets.secret_field import SecretField
 from tests.fakes.rustfs import FakeRustFS
 from tests.tui.conftest import APP_SIZE, admin_client_for, fixed_clock
@@ -195,23 +191,24 @@ async def test_invalid_context_refused_at_the_field(
         assert not error.has_class("visible")
 
 
-async def test_pending_key_from_keys_screen_is_preselected_once(
+async def test_use_key_chooses_the_key_on_a_shown_screen(
     kms_server: EmbeddedServer, make_app: Callable[..., KmsTuiApp]
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        app.pending_datakey_key_id = "gamma-key"  # type: ignore[attr-defined]
         screen = await open_datakeys(app, pilot)
+        screen.use_key("gamma-key")
+        await pilot.pause()
         assert screen.key_id == "gamma-key"
-        assert app.pending_datakey_key_id is None  # type: ignore[attr-defined]
+        assert str(screen.query_one("#datakey-key", Label).content) == "gamma-key"
 
 
 def test_field_parsers() -> None:
-    assert parse_encryption_context("") == {}
-    assert parse_encryption_context(" a = 1 , b=x=y ") == {"a": "1", "b": "x=y"}
+    assert context_rule("") == {}
+    assert context_rule(" a = 1 , b=x=y ") == {"a": "1", "b": "x=y"}
     for bad in ("a", "a=1,,b=2", "=1", "a=1, a=2"):
         with pytest.raises(FieldError):
-            parse_encryption_context(bad)
+            context_rule(bad)
     assert parse_ciphertext("AAEC\n") == b"\x00\x01\x02"
     for bad in ("", "not base64!", "A"):
         with pytest.raises(FieldError):

@@ -24,9 +24,9 @@ from kms_tui.api.errors import (
     KmsTimeoutError,
 )
 from kms_tui.embedded.server import EmbeddedServer
+from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
-from kms_tui.tui.factory import build_app
-from kms_tui.tui.screens.base import error_text
+from kms_tui.tui.error_text import error_text
 from kms_tui.tui.screens.buckets import BucketsScreen
 from tests.fakes.misbehaving import (
     Fault,

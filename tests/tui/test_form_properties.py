@@ -685,7 +685,7 @@ def context_forms(draw: st.DrawFn) -> ContextForm:
 async def test_generate_data_key_form(
     kms_server: EmbeddedServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = kms_server.service
+    service = kms_server.service.keys
     calls: list[tuple[str, str, dict[str, str]]] = []
     real = service.generate_data_key
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from textual.app import App, ComposeResult
 
+from kms_tui.api.wire import KeyState
 from kms_tui.tui.widgets.key_table import COLUMNS, KeyRow, KeyTable
 from tests.tui.conftest import APP_SIZE
 
 WORDS = ("alpha", "beta", "gamma", "prod", "dev", "red", "blue", "ops")
-STATES = ("Enabled", "Disabled", "PendingDeletion")
+STATES = (KeyState.ENABLED, KeyState.DISABLED, KeyState.PENDING_DELETION)
 
 
 class TableApp(App[None]):
@@ -28,7 +29,7 @@ def make_row(rng: random.Random, index: int) -> KeyRow:
         description=" ".join(rng.choice(WORDS) for _ in range(rng.randrange(3))),
         state=state,
         created=created,
-        deletion_date=created + timedelta(days=9) if state == "PendingDeletion" else None,
+        deletion_date=created + timedelta(days=9) if state is KeyState.PENDING_DELETION else None,
         tags={rng.choice(WORDS): rng.choice(WORDS)} if rng.random() < 0.5 else {},
     )
 

@@ -6,13 +6,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, Label
 
-from kms_tui.embedded.keystore import KeyRecord
+from kms_tui.embedded.keyrecord import KeyRecord
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.embedded.timefmt import format_zoned, utc_now
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
+from kms_tui.tui.screens.datakeys import DataKeysScreen
 from kms_tui.tui.screens.keys import KeysScreen
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
 from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for, wait_until
@@ -184,10 +185,21 @@ async def test_generate_data_key_hands_the_key_to_the_data_keys_screen(
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_keys(app, pilot)
         await wait_until(pilot, lambda: app.kms_status is not None)
+        assert "datakeys" not in app.mode_screens  # first `g`: Data keys was never shown
         screen.key_table.move_to("gamma-key")
         await pilot.press("g")
         await wait_until(pilot, lambda: app.current_mode == "datakeys")
-        await wait_until(pilot, lambda: getattr(app.screen, "key_id", None) == "gamma-key")
+        datakeys = app.screen
+        assert isinstance(datakeys, DataKeysScreen)
+        await wait_until(pilot, lambda: datakeys.key_id == "gamma-key")
+        assert str(datakeys.query_one("#datakey-key", Label).content) == "gamma-key"
+
+        await pilot.press("2")  # second `g`: the same Data keys screen, already shown
+        await wait_until(pilot, lambda: app.screen is screen)
+        screen.key_table.move_to("beta-key")
+        await pilot.press("g")
+        await wait_until(pilot, lambda: app.screen is datakeys and datakeys.key_id == "beta-key")
+        assert str(datakeys.query_one("#datakey-key", Label).content) == "beta-key"
 
 
 async def test_503_from_a_stopped_kms_is_shown_and_logged_and_input_kept(

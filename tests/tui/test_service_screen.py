@@ -7,50 +7,38 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select
+from textual.widgets import Input, Select
 
-from kms_tui.api.models import ServiceBackend, ServiceState, ServiceStatus
+from kms_tui.api.service_models import ServiceStatus
+from kms_tui.api.wire import ServiceBackend, ServiceState
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.configure import ConfigureDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
-from kms_tui.tui.screens.service import ServiceScreen
 from kms_tui.tui.widgets.config_fields import field_dom_id
 from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for
+from tests.tui.fault_support import record_notes, titled
+from tests.tui.helpers import (
+    footer_entries,
+    next_poll,
+    open_configure,
+    open_service,
+    screen_of,
+    wait_until,
+)
 
 MakeApp = Callable[..., KmsTuiApp]
-
-
-async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition`` holds (bounded, so a broken flow fails, not hangs)."""
-    for _ in range(200):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for: {what}")
-
-
-async def open_service(pilot: Pilot[None]) -> ServiceScreen:
-    await pilot.press("1")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ServiceScreen), "service screen")
-    screen = pilot.app.screen
-    assert isinstance(screen, ServiceScreen)
-    await wait_until(pilot, lambda: screen.status is not None, "service status loaded")
-    return screen
+CONTROLS = ("configure", "start", "stop", "restart", "clear_cache")
 
 
 async def confirm(pilot: Pilot[None]) -> None:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "confirm dialog")
+    await screen_of(pilot, ConfirmDialog, "the confirmation")
     await pilot.click("#confirm")
 
 
-async def open_configure(pilot: Pilot[None]) -> ConfigureDialog:
-    await pilot.press("c")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfigureDialog), "form")
-    dialog = pilot.app.screen
-    assert isinstance(dialog, ConfigureDialog)
-    await pilot.pause()
-    return dialog
+def service_workers(app: KmsTuiApp) -> list[str]:
+    """Groups of the Service screen's workers that change the service (or open its form)."""
+    return [w.group for w in app.workers if w.group in ("service-control", "service-configure")]
 
 
 def set_field(dialog: ConfigureDialog, name: str, value: str) -> None:
@@ -80,8 +68,14 @@ async def test_badge_and_summary_show_the_running_local_backend(
         assert rows["key directory"] == str(kms_server.service.config.key_dir)  # type: ignore[union-attr]
         assert rows["master key"] == "set"
         assert rows["running backend"] == "local"
-        assert not screen.query_one("#service-stop", Button).disabled
-        assert screen.query_one("#service-start", Button).disabled
+        # Running: it can be stopped, not started; the footer greys what cannot run now.
+        assert screen.check_action("stop", ()) is True
+        assert screen.check_action("start", ()) is None
+        assert screen.disabled_reason("start") == "the service is already running"
+        assert screen.disabled_reason("stop") is None
+        footer = footer_entries(screen)
+        assert footer["Stop"].enabled and footer["Stop"].key == "t"
+        assert not footer["Start"].enabled
 
 
 async def test_stop_start_and_restart_change_the_server_state(
@@ -119,12 +113,19 @@ async def test_stop_cancelled_changes_nothing(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_service(pilot)
+        screen = await open_service(pilot)
         await pilot.press("t")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
+        await screen_of(pilot, ConfirmDialog, "the confirmation")
         await pilot.click("#cancel")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.screen is screen, "the confirmation closed")
+        # The stop worker ends right after the answer: had it sent a stop, that came before.
+        await app.workers.wait_for_complete(
+            [w for w in app.workers if w.group == "service-control"]
+        )
         assert kms_server.service.is_running
+        assert not [e for e in app.context.activity.entries if e.action == "stop"]
+        await next_poll(app, pilot)
+        assert screen.badge_text == "Running"
 
 
 async def test_clear_cache_empties_entries_but_keeps_counters(
@@ -259,17 +260,24 @@ async def test_read_only_disables_every_control(
     app = make_app(kms_server, read_only=True)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_service(pilot)
-        for button_id in ("configure", "start", "stop", "restart", "clear-cache"):
-            button = screen.query_one(f"#service-{button_id}", Button)
-            assert button.disabled
-            assert "read-only" in str(button.tooltip)
-        assert screen.check_action("stop", ()) is None
+        for action in CONTROLS:
+            assert screen.check_action(action, ()) is None, action
+            reason = screen.disabled_reason(action)
+            assert reason is not None and reason.startswith("read-only session"), action
+        footer = footer_entries(screen)
+        for description in ("Configure", "Start", "Stop", "Restart", "Clear cache"):
+            assert not footer[description].enabled, description
+        notes = record_notes(app)
         await pilot.press("t")
         await pilot.press("c")
-        await pilot.pause(0.2)
+        # Each key is handled before press() returns; a running action would have started its
+        # worker (which opens the confirmation or the form) right then.
+        assert service_workers(app) == []
         assert app.screen is screen  # neither a confirmation nor the form opened
-        screen.action_stop()  # as the palette would: refused with the reason
-        await pilot.pause()
+        screen.action_stop()  # called directly (as a script would): refused with the reason
+        await wait_until(pilot, lambda: bool(titled(notes, "Read-only")), "the read-only notice")
+        assert [n.message for n in notes] == ["read-only session: stop is disabled"]
+        assert service_workers(app) == []
         assert app.screen is screen
         assert "read-only" in str(screen.query_one("#service-readonly").render())
     assert kms_server.service.is_running
@@ -293,5 +301,13 @@ async def test_error_state_shows_its_message(kms_server: EmbeddedServer, make_ap
         assert "key directory missing" in str(screen.query_one("#service-error").render())
         assert "UNHEALTHY" in str(screen.query_one("#service-detail").render())
         # From Error the service can be started again, but not stopped or cleared.
-        assert not screen.query_one("#service-start", Button).disabled
-        assert screen.query_one("#service-stop", Button).disabled
+        assert screen.check_action("start", ()) is True
+        assert screen.check_action("stop", ()) is None
+        assert screen.check_action("clear_cache", ()) is None
+        assert screen.disabled_reason("stop") == "the service is not running"
+
+        def footer_follows() -> bool:
+            footer = footer_entries(screen)
+            return footer["Start"].enabled and not footer["Stop"].enabled
+
+        await wait_until(pilot, footer_follows, "the footer to follow the Error state")

@@ -160,8 +160,8 @@ def test_backup_and_restore_round_trip(tmp_path: Path, backup_env: Path) -> None
     source = KmsService(tmp_path / "source")
     configure(source, tmp_path / "keys-a")
     for name in ("k1", "k2"):
-        source.create_key("desc " + name, {"name": name})
-    plaintext, blob = source.generate_data_key("k1", "Aes256", {"b": "1"})
+        source.keys.create_key("desc " + name, {"name": name})
+    plaintext, blob = source.keys.generate_data_key("k1", "Aes256", {"b": "1"})
     response = call(source, "POST", "/kms/backup", {"backup_id": "nightly"})
     assert response.status == 200, response.body
     summary = json.loads(response.body)
@@ -172,7 +172,7 @@ def test_backup_and_restore_round_trip(tmp_path: Path, backup_env: Path) -> None
     raw = bundle.read_bytes()
     assert json.loads(raw)["sanitized_config"]["master_key"] is None
     for name in ("k1", "k2"):
-        material = source.require_store().get(name).material
+        material = source.keys.require_store().get(name).material
         assert base64.b64encode(material) not in raw
     e4(call(source, "POST", "/kms/backup", {"backup_id": "nightly"}), 409, "already exists")
 
@@ -188,8 +188,8 @@ def test_backup_and_restore_round_trip(tmp_path: Path, backup_env: Path) -> None
     assert restored["restored_key_ids"] == ["k1", "k2"]
     assert (restored["salt_restored"], restored["resumed"]) == (False, False)
     call(target, "POST", "/kms/start")
-    assert target.describe_key("k2").description == "desc k2"
-    assert target.decrypt(blob, {"b": "1"}) == ("k1", plaintext)
+    assert target.keys.describe_key("k2").description == "desc k2"
+    assert target.keys.decrypt(blob, {"b": "1"}) == ("k1", plaintext)
     dry = json.loads(call(target, "POST", "/kms/restore/dry-run", {"bundle": "nightly"}).body)
     assert {c["key_id"] for c in dry["report"]["conflicts"]} == {"k1", "k2"}
     call(target, "POST", "/kms/stop")
@@ -208,7 +208,7 @@ def test_dry_run_blockers(
 ) -> None:
     service = KmsService(tmp_path / "data")
     configure(service, tmp_path / "keys")
-    service.create_key(None, {"name": "k"})
+    service.keys.create_key(None, {"name": "k"})
     call(service, "POST", "/kms/backup", {"backup_id": "b1"})
 
     def blockers(bundle: str) -> list[str]:

@@ -545,9 +545,9 @@ def test_pagination_with_filters_and_empty_truncated_pages(live: Admin) -> None:
 
 
 def test_default_and_maximum_page_sizes(live: Admin) -> None:
-    from kms_tui.embedded.keystore import KeyRecord
+    from kms_tui.embedded.keyrecord import KeyRecord
 
-    store = live.service.require_store()
+    store = live.service.keys.require_store()
     store.create_many(
         KeyRecord(key_id=f"bulk-{i:04d}", material=bytes(32), created_at="2026-01-01T00:00:00Z")
         for i in range(1005)
@@ -973,7 +973,7 @@ def test_sweep_after_routes(live: Admin, clock: list[datetime], refs: FakeRefs) 
     live.json("DELETE", "/kms/keys/delete", {"key_id": "young", "pending_window_in_days": 30})
     refs.by_key["kept"] = ["bucket"]
     clock[0] += timedelta(days=8)
-    assert live.service.sweep_expired() == ["gone"]
+    assert live.service.keys.sweep_expired() == ["gone"]
     assert live.call("GET", "/kms/keys/gone").status == 404
     assert live.call("GET", "/kms/keys/kept").status == 200
     assert live.call("GET", "/kms/keys/young").status == 200

@@ -9,44 +9,50 @@ from typing import Any
 
 import pytest
 
-from kms_tui.api.errors import KmsResponseError
-from kms_tui.api.models import (
-    AwsBackendSummary,
-    BackendHealth,
-    BackendName,
-    BackupResponsibility,
+from kms_tui.api.backup_models import (
     BackupResult,
     BackupStatus,
-    CacheStats,
-    ConflictPolicy,
+    RestoreAbortResult,
+    RestoreDryRun,
+    RestoreResult,
+)
+from kms_tui.api.errors import KmsResponseError
+from kms_tui.api.models import (
     DataKey,
     DecryptedDataKey,
-    ImpactCompleteness,
     KeyDeletion,
     KeyDescription,
     KeyInfo,
     KeyMetadata,
     KeyPage,
+)
+from kms_tui.api.service_models import (
+    AwsBackendSummary,
+    CacheStats,
+    KmsConfigInfo,
+    KmsStatus,
+    LocalBackendSummary,
+    ServiceOperationResult,
+    ServiceStatus,
+    StaticBackendSummary,
+    UnknownBackendSummary,
+    VaultKv2BackendSummary,
+    VaultTransitBackendSummary,
+)
+from kms_tui.api.wire import (
+    BackendHealth,
+    BackendName,
+    BackupResponsibility,
+    ConflictPolicy,
+    ImpactCompleteness,
     KeySpec,
     KeyState,
     KeyStatus,
     KeyUsage,
-    KmsConfigInfo,
-    KmsStatus,
-    LocalBackendSummary,
-    RestoreAbortResult,
-    RestoreDryRun,
-    RestoreResult,
     RotationDueReason,
     ServiceBackend,
-    ServiceOperationResult,
     ServiceState,
-    ServiceStatus,
-    StaticBackendSummary,
-    UnknownBackendSummary,
     VaultAuthType,
-    VaultKv2BackendSummary,
-    VaultTransitBackendSummary,
     WireEnum,
     parse_timestamp,
 )

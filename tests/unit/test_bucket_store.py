@@ -17,7 +17,7 @@ from kms_tui.embedded.buckets import (
     BucketStore,
     is_valid_bucket_name,
 )
-from kms_tui.embedded.service import BucketReferences
+from kms_tui.embedded.service_keys import BucketReferences
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from kms_tui.embedded.envelope import (
     is_data_key_envelope,
     parse_envelope,
 )
-from kms_tui.embedded.keystore import KeyRecord
+from kms_tui.embedded.keyrecord import KeyRecord
 from kms_tui.embedded.timefmt import parse_zoned
 
 MASTER = KeyRecord(key_id="app-key", material=bytes(range(32)), created_at="2026-01-01T00:00:00Z")

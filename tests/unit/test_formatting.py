@@ -6,13 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from kms_tui.tui.dialogs.form_rules import window_rule
-from kms_tui.tui.formatting import (
-    FieldError,
-    format_countdown,
-    format_date,
-    validate_key_name,
-)
+from kms_tui.tui.dialogs.form_rules import key_name_rule, window_rule
+from kms_tui.tui.formatting import FieldError, format_countdown, format_date
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -57,11 +52,11 @@ def test_date_is_shown_in_utc() -> None:
 )
 def test_invalid_names_are_refused(name: str, fragment: str) -> None:
     with pytest.raises(FieldError, match=fragment):
-        validate_key_name(name)
+        key_name_rule(name)
 
 
 def test_valid_name_is_returned() -> None:
-    assert validate_key_name("app-key.v2") == "app-key.v2"
+    assert key_name_rule("app-key.v2") == "app-key.v2"
 
 
 @pytest.mark.parametrize(("text", "days"), [("7", 7), (" 30 ", 30), ("9", 9)])

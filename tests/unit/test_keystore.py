@@ -21,8 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from kms_tui.embedded.keyrecord import derive_wrapping_keys, encode_record
-from kms_tui.embedded.keystore import (
+from kms_tui.embedded.keyrecord import (
     InvalidKeyIdError,
     InvalidRecordError,
     KeyExistsError,
@@ -30,11 +29,13 @@ from kms_tui.embedded.keystore import (
     KeyRecord,
     KeyStoreError,
     KeyUnreadableError,
-    LocalKeyStore,
     MasterKeyError,
     RestoreInProgressError,
+    derive_wrapping_keys,
+    encode_record,
     validate_key_id,
 )
+from kms_tui.embedded.keystore import LocalKeyStore
 
 MASTER = "correct horse battery staple"
 FIXED_SALT = bytes(range(16))

@@ -140,3 +140,112 @@ def test_is_private_checks_group_and_other_bits(tmp_path: Path, mode: int, priva
 
 def test_is_private_is_false_for_a_missing_file(tmp_path: Path) -> None:
     assert paths.is_private(tmp_path / "absent") is False
+
+
+def test_write_private_file_continues_short_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    sizes: list[int] = []
+
+    def short_write(fd: int, data: bytes | memoryview) -> int:
+        sizes.append(real_write(fd, bytes(data[:3])))
+        return sizes[-1]
+
+    target = tmp_path / "bundle"
+    monkeypatch.setattr(os, "write", short_write)
+    paths.write_private_file(target, b"0123456789")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"0123456789"
+    assert sizes == [3, 3, 3, 1]
+
+
+def test_write_private_file_create_only_never_overwrites(tmp_path: Path, open_umask: None) -> None:
+    target = tmp_path / "backup.json"
+    paths.write_private_file(target, b"first", create_only=True)
+    assert target.read_bytes() == b"first"
+    assert _mode(target) == 0o600
+    with pytest.raises(FileExistsError):
+        paths.write_private_file(target, b"second", create_only=True)
+    assert target.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.json"]
+
+
+def test_write_private_file_names_temp_files_with_the_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temp file left by a crash is recognisable: ``<stem>.tmp-<uuid4>`` beside the target."""
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def spying_replace(src: str | Path, dst: str | Path) -> None:
+        seen.append(Path(src).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spying_replace)
+    paths.write_private_file(tmp_path / "k1.key", b"x", temp_stem="k1")
+    paths.write_private_file(tmp_path / "state.json", b"x")
+    assert [name[: name.index(paths.TEMP_MARKER)] for name in seen] == ["k1", ".state.json"]
+    assert all(len(name.split(paths.TEMP_MARKER)[1]) == 36 for name in seen)
+
+
+def test_write_private_file_can_refuse_a_missing_parent(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        paths.write_private_file(tmp_path / "gone" / "k.key", b"x", make_parents=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_and_console_share_one_server_dir_from_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kms-tui serve`` and the console's embedded server use paths.py's one data dir."""
+    import platformdirs
+
+    from kms_tui import cli
+    from kms_tui.embedded import server
+    from kms_tui.embedded.child import EmbeddedProcess
+
+    asked: list[tuple[str, object]] = []
+
+    def user_data_dir(appname: str, appauthor: object = None, *args: object, **kw: object) -> str:
+        asked.append((appname, appauthor))
+        return str(tmp_path / "platform-data" / appname)
+
+    monkeypatch.setattr(platformdirs, "user_data_dir", user_data_dir)
+    chosen: list[Path] = []
+
+    class Chosen(Exception):
+        """Raised where a server would start, once its data directory is known."""
+
+    class RecordingLock:
+        def __init__(self, data_dir: Path) -> None:
+            chosen.append(Path(data_dir))
+
+        def acquire(self) -> None:
+            raise Chosen
+
+    def recording_spawn(self: EmbeddedProcess) -> EmbeddedProcess:
+        chosen.append(self.data_dir)
+        raise Chosen
+
+    monkeypatch.setattr(server, "DataDirLock", RecordingLock)
+    monkeypatch.setattr(EmbeddedProcess, "spawn", recording_spawn)
+    with pytest.raises(Chosen):
+        cli.run(["serve", "--port", "0", "--access-key", "ak", "--secret-key", "sk"])
+    with pytest.raises(Chosen):
+        cli.run([])  # the console with no config file: the embedded server
+    expected = tmp_path / "platform-data" / "kms-tui" / "server"
+    assert paths.server_data_dir() == expected
+    assert chosen == [expected, expected]
+    assert asked and all(call == ("kms-tui", False) for call in asked)
+
+
+def test_embedded_server_logs_where_paths_says(isolated_dirs: Path) -> None:
+    from kms_tui.embedded.child import EmbeddedProcess
+    from kms_tui.embedded.server import EmbeddedServer
+
+    expected = isolated_dirs / "state" / "kms-tui" / "log" / "embedded-server.log"
+    assert paths.server_log_file() == expected
+    process = EmbeddedProcess(isolated_dirs / "d", access_key="a", secret_key="s")
+    assert process.log_file == expected
+    assert EmbeddedServer(isolated_dirs / "d").log_file == expected

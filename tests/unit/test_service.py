@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from kms_tui.embedded.config import parse_configure_document
-from kms_tui.embedded.service import KmsOpError, KmsService
+from kms_tui.embedded.service import KmsService
+from kms_tui.embedded.service_keys import KmsOpError
 
 
 class Refs:
@@ -50,13 +51,13 @@ def test_interface_before_configuration(tmp_path: Path) -> None:
     assert not service.is_running
     assert service.default_key_id() is None
     assert service.key_exists("x") is False
-    assert service.sweep_expired() == []
+    assert service.keys.sweep_expired() == []
     service.close()
 
 
 def test_running_state_and_keys_survive_restart(tmp_path: Path, now: list[datetime]) -> None:
     service = running_service(tmp_path, now)
-    service.create_key("d", {"name": "main"})
+    service.keys.create_key("d", {"name": "main"})
     assert service.key_exists("main") and service.default_key_id() == "main"
     service.close()
     assert not service.is_running
@@ -65,7 +66,7 @@ def test_running_state_and_keys_survive_restart(tmp_path: Path, now: list[dateti
     assert again.is_running
     assert again.status_json() == "Running"
     assert again.key_exists("main")
-    assert again.describe_key("main").description == "d"
+    assert again.keys.describe_key("main").description == "d"
     assert again.default_key_id() == "main"
     again.close()
 
@@ -81,7 +82,7 @@ def test_stopped_state_survives_restart(tmp_path: Path, now: list[datetime]) -> 
 
 def test_load_failing_start_gives_error_state(tmp_path: Path, now: list[datetime]) -> None:
     service = running_service(tmp_path, now)
-    service.create_key(None, {"name": "k"})
+    service.keys.create_key(None, {"name": "k"})
     service.close()
     path = tmp_path / "data" / "kms_config.json"
     document = json.loads(path.read_text())
@@ -107,31 +108,31 @@ def test_sweep_expired(tmp_path: Path, now: list[datetime]) -> None:
     refs = Refs({"referenced": ["bucket-1"]})
     service = running_service(tmp_path, now, refs)
     for key_id in ("expired", "referenced", "main", "young", "active"):
-        service.create_key(None, {"name": key_id})
+        service.keys.create_key(None, {"name": key_id})
     for key_id in ("expired", "referenced", "main"):
-        service.schedule_deletion(key_id, 7)
-    service.schedule_deletion("young", 30)
+        service.keys.schedule_deletion(key_id, 7)
+    service.keys.schedule_deletion("young", 30)
     now[0] += timedelta(days=6)
-    assert service.sweep_expired() == []
+    assert service.keys.sweep_expired() == []
     now[0] += timedelta(days=2)
-    assert service.sweep_expired() == ["expired"]
+    assert service.keys.sweep_expired() == ["expired"]
     assert not (tmp_path / "keys" / "expired.key").exists()
     for key_id in ("referenced", "main", "young", "active"):
         assert service.key_exists(key_id), key_id
     refs.mapping.clear()
-    assert service.sweep_expired() == ["referenced"]
+    assert service.keys.sweep_expired() == ["referenced"]
     now[0] += timedelta(days=30)
-    assert service.sweep_expired() == ["young"]
+    assert service.keys.sweep_expired() == ["young"]
     assert service.key_exists("main")  # the default key is never destroyed
 
 
 def test_sweep_does_nothing_when_stopped(tmp_path: Path, now: list[datetime]) -> None:
     service = running_service(tmp_path, now)
-    service.create_key(None, {"name": "x"})
-    service.schedule_deletion("x", 7)
+    service.keys.create_key(None, {"name": "x"})
+    service.keys.schedule_deletion("x", 7)
     service.stop()
     now[0] += timedelta(days=100)
-    assert service.sweep_expired() == []
+    assert service.keys.sweep_expired() == []
 
 
 def test_broken_reference_source_makes_impact_observed_only(
@@ -142,9 +143,9 @@ def test_broken_reference_source_makes_impact_observed_only(
             raise OSError("disk gone")
 
     service = running_service(tmp_path, now)
-    service.set_references(Broken())
-    service.create_key(None, {"name": "k"})
-    report = service.impact("k")
+    service.keys.references = Broken()
+    service.keys.create_key(None, {"name": "k"})
+    report = service.keys.impact("k")
     assert report["completeness"] == "observed-only"
     assert report["coverage"]["not_scanned"][0] == "bucket-default-encryption"
     assert report["references"][0]["kind"] == "unreadable-source"
@@ -153,5 +154,5 @@ def test_broken_reference_source_makes_impact_observed_only(
 def test_not_running_operations_raise(tmp_path: Path) -> None:
     service = KmsService(tmp_path / "data")
     with pytest.raises(KmsOpError) as caught:
-        service.create_key(None, {})
+        service.keys.create_key(None, {})
     assert caught.value.kind == "not_running"

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from kms_tui import paths
-from kms_tui.settings import (
-    Connection,
-    Profile,
-    Settings,
-    SettingsError,
-    load_settings,
-    resolve_connection,
-)
+from kms_tui.settings import Connection, Profile, Settings, SettingsError, resolve_connection
+from kms_tui.settings_reader import load_settings
 
 SECRET = "wJalrXUtnFEMI-very-secret-value"
 

@@ -16,7 +16,7 @@ from kms_tui.tui.dialogs.form_rules import EncryptionChoice, encryption_rules
 from kms_tui.tui.dialogs.key_picker import AdminLoader, KeyPickerDialog
 from kms_tui.tui.styles import style_path
 
-__all__ = ["BucketEncryptionDialog", "EncryptionChoice"]
+__all__ = ["BucketEncryptionDialog"]
 
 
 class BucketEncryptionDialog(ModalScreen[EncryptionChoice | None]):

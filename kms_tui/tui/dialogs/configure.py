@@ -18,7 +18,8 @@ from textual.widgets import Button, Checkbox, Label, Select, Static
 
 from kms_tui.api.backends import BackendConfig, FieldProblem
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import ServiceState, ServiceStatus
+from kms_tui.api.service_models import ServiceStatus
+from kms_tui.api.wire import ServiceState
 from kms_tui.tui.dialogs.configure_rules import build_config
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.config_fields import (

@@ -26,7 +26,7 @@ from kms_tui.api.backends import (
     VaultTransitConfig,
     parse_file_mode,
 )
-from kms_tui.api.models import (
+from kms_tui.api.service_models import (
     ConfigSummary,
     LocalBackendSummary,
     VaultKv2BackendSummary,

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from kms_tui.tui.dialogs.confirm import FormDialog
 from kms_tui.tui.dialogs.form_rules import CreateKeyRequest, create_key_rules
 
-__all__ = ["CreateKeyDialog", "CreateKeyRequest"]
+__all__ = ["CreateKeyDialog"]
 
 _FIELDS = ("description", "tags", "name")
 

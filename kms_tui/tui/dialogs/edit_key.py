@@ -13,7 +13,7 @@ from kms_tui.tui.dialogs.confirm import FormDialog
 from kms_tui.tui.dialogs.form_rules import EditKeyRequest, edit_key_rules
 from kms_tui.tui.formatting import format_tags
 
-__all__ = ["EditKeyDialog", "EditKeyRequest", "KeyEdits"]
+__all__ = ["EditKeyDialog", "KeyEdits"]
 
 
 @dataclass(frozen=True, slots=True)

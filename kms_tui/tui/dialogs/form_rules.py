@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from kms_tui.api.admin import validate_key_id
 from kms_tui.api.buckets import SSE_KMS, SSE_S3, validate_bucket_name
 from kms_tui.api.wire import KeySpec
-from kms_tui.tui.formatting import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, FieldError, validate_key_name
+from kms_tui.tui.formatting import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, FieldError
 
 __all__ = [
     "MAX_CONTEXT_KEY_CHARS",
@@ -184,7 +184,15 @@ def description_rule(text: str) -> str:
 
 def key_name_rule(text: str) -> str:
     """A key name the server can use as the id, in a URL path and as a file name."""
-    validate_key_name(text)  # empty, '.'/'..', '/', '\\', NUL, surrounding spaces
+    if not text:
+        raise FieldError("the name must not be empty")
+    if text in (".", ".."):
+        raise FieldError("the name must not be '.' or '..'")
+    for bad, label in (("/", "'/'"), ("\\", "'\\'"), ("\x00", "a NUL character")):
+        if bad in text:
+            raise FieldError(f"the name must not contain {label}")
+    if text != text.strip():
+        raise FieldError("the name must not start or end with spaces")
     if not _KEY_NAME_CHARS.fullmatch(text):
         bad = next(char for char in text if not _KEY_NAME_CHARS.fullmatch(char))
         shown = repr(bad) if unusable_character(bad) is None else f"U+{ord(bad):04X}"

@@ -16,7 +16,8 @@ from textual.widgets.option_list import Option
 
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import KeyInfo, KeyStatus
+from kms_tui.api.models import KeyInfo
+from kms_tui.tui.key_usability import key_state_of, unusable_reason
 from kms_tui.tui.styles import style_path
 
 __all__ = ["KeyPickerDialog", "key_matches"]
@@ -32,15 +33,6 @@ def key_matches(key: KeyInfo, needle: str) -> bool:
     haystack = [key.key_id, key.description or ""]
     haystack.extend(f"{name}={value}" for name, value in key.tags.items())
     return any(needle in item.casefold() for item in haystack)
-
-
-def _unusable_reason(key: KeyInfo) -> str | None:
-    """Why a key cannot wrap new data (None when it can)."""
-    if key.status == KeyStatus.ACTIVE:
-        return None
-    if key.status == KeyStatus.PENDING_DELETION:
-        return "pending deletion"
-    return str(key.status.value).lower()
 
 
 class KeyPickerDialog(ModalScreen[str | None]):
@@ -113,7 +105,7 @@ class KeyPickerDialog(ModalScreen[str | None]):
         visible = self._visible_keys()
         options: list[Option] = []
         for key in visible:
-            reason = _unusable_reason(key)
+            reason = unusable_reason(key_state_of(key.status))
             prompt = Text(key.key_id, style="bold")
             if key.description:
                 prompt.append(f"  {key.description}", style="dim")

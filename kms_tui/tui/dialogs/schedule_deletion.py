@@ -18,7 +18,7 @@ from kms_tui.tui.formatting import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, format_date
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.key_detail import impact_lines
 
-__all__ = ["DeletionImpactDialog", "ScheduleDeletionDialog", "ScheduleDeletionRequest"]
+__all__ = ["DeletionImpactDialog", "ScheduleDeletionDialog"]
 
 
 class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):

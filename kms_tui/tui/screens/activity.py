@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,6 +11,10 @@ from textual.widgets import DataTable, Static
 
 from kms_tui.tui.activity import ActivityEntry
 from kms_tui.tui.styles import style_path
+
+if TYPE_CHECKING:
+    from kms_tui.tui.activity import ActivityLog
+    from kms_tui.tui.app import KmsTuiApp
 
 __all__ = ["ActivityScreen", "activity_row"]
 
@@ -35,10 +39,14 @@ class ActivityScreen(Screen[None]):
         Binding("escape", "app.go_back", "Back", id="activity.back"),
     ]
 
+    @property
+    def activity_log(self) -> ActivityLog:
+        """The session's activity log."""
+        return cast("KmsTuiApp", self.app).context.activity
+
     def compose(self) -> ComposeResult:
-        app: Any = self.app
         yield Static(
-            f"Activity log  ({app.context.activity.path})   Esc goes back", id="activity-title"
+            f"Activity log  ({self.activity_log.path})   Esc goes back", id="activity-title"
         )
         table: DataTable[str] = DataTable(
             id="activity-table", cursor_type="row", zebra_stripes=True
@@ -48,8 +56,7 @@ class ActivityScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Fill the table from the log and show the newest entry."""
-        app: Any = self.app
-        for entry in app.context.activity.entries:
+        for entry in self.activity_log.entries:
             self.add_entry(entry)
 
     def add_entry(self, entry: ActivityEntry) -> None:

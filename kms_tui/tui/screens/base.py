@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.binding import Binding, BindingType
@@ -14,116 +13,64 @@ from textual.worker import Worker, WorkerState
 
 from kms_tui.api.errors import KmsError
 from kms_tui.tui.context import AppContext
-from kms_tui.tui.widgets.header import MAIN_HINT, KmsHeader
+from kms_tui.tui.error_text import error_text, explain
+from kms_tui.tui.widgets.header import KmsHeader
 
 if TYPE_CHECKING:
-    from kms_tui.api.models import KmsStatus
+    from kms_tui.api.service_models import KmsStatus
+    from kms_tui.tui.app import KmsTuiApp
 
-__all__ = ["KmsScreen", "error_text", "explain"]
-
-
-def explain(err: KmsError) -> str:
-    """What happened in an operator's words (where the error has them), then the server's."""
-    message = err.message or type(err).__name__
-    hint = err.hint
-    if hint and hint.lower() not in message.lower():
-        return f"{hint} (server: {message})"
-    return message
-
-
-def error_text(err: KmsError) -> str:
-    """:func:`explain`, with the request id when the server gave one."""
-    text = explain(err)
-    if err.request_id:
-        text += f" (request id {err.request_id})"
-    return text
+__all__ = ["KmsScreen"]
 
 
 class KmsScreen(Screen[None]):
-    """A top-level screen (one per mode) of the console; the header is mounted for it."""
+    """A top-level screen (one per mode) of the console; the header is mounted for it.
 
-    # (action, label) pairs the one-line hint under the header names, with their current keys
-    # (after any keymap remapping); help and the command palette are always added.
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    The chrome is the same on every screen: the header says where you are (profile, endpoint,
+    service state, and the five screens with their keys), the footer says what you can do here
+    (the screen's bindings, after keymap remapping). No action is listed twice.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="screen.refresh"),
     ]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # `r` must also retry a lost connection at once, whatever a screen's refresh does.
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("action_refresh_data")
-        if callable(own) and not getattr(own, "_nudges_connection", False):
-            cls.action_refresh_data = _nudging(own)  # type: ignore[method-assign]
-
     @on(Mount)
     def _mount_header(self) -> None:
         if not self.query(KmsHeader):
-            self.mount(KmsHeader(self.hint_text()))
-
-    def hint_text(self) -> str:
-        """The hint line: this screen's main actions by their keys (after remapping), then help."""
-        from kms_tui.tui.commands import screen_bindings
-
-        keymap = self.ctx.settings.keymap
-        keys_by_action: dict[str, str] = {}
-        classes = [type(self), *(type(child) for child in self.walk_children()), type(self.app)]
-        for cls in classes:
-            for binding in screen_bindings(cls):
-                key = keymap.get(binding.id, binding.key) if binding.id else binding.key
-                shown = binding.key_display or self.app.get_key_display(
-                    Binding(key.split(",")[0], binding.action)
-                )
-                keys_by_action.setdefault(binding.action, shown)
-        parts = [
-            f"{keys_by_action[action]} {label}"
-            for action, label in self.HINT_ACTIONS
-            if action in keys_by_action
-        ]
-        for action, label in (("help", "help"), ("command_palette", "commands")):
-            if action in keys_by_action:
-                parts.append(f"{keys_by_action[action]} {label}")
-        return "  ".join(parts) if parts else MAIN_HINT
+            self.mount(KmsHeader())
 
     @on(Worker.StateChanged)
     def _funnel_worker_error(self, event: Worker.StateChanged) -> None:
         # Worker messages do not bubble: hand the unexpected to the app's one funnel.
         if event.state is WorkerState.ERROR:
-            funnel = getattr(self.app, "worker_failed", None)
-            if callable(funnel):
-                funnel(event.worker)
+            self.kms_app.worker_failed(event.worker)
 
-    def nudge_connection(self) -> None:
-        """Ask the app to retry a lost connection now (no-op when connected)."""
-        retry = getattr(self.app, "retry_connection_now", None)
-        if callable(retry):
-            retry()
+    @property
+    def kms_app(self) -> KmsTuiApp:
+        """The console app, typed (every KmsScreen runs inside one)."""
+        return cast("KmsTuiApp", self.app)
 
     @property
     def ctx(self) -> AppContext:
         """The app's current context (it changes when the profile is switched)."""
-        context = getattr(self.app, "context", None)
-        if not isinstance(context, AppContext):
-            raise RuntimeError("KmsScreen needs an app with an AppContext (use build_app)")
-        return context
+        return self.kms_app.context
 
     @property
     def kms_status(self) -> KmsStatus | None:
-        """The app's last ``/kms/status`` answer (capabilities, cache stats), if any."""
-        status: Any = getattr(self.app, "kms_status", None)
-        return status  # type: ignore[no-any-return]
+        """The poller's last ``/kms/status`` answer (cache stats, backend), if any."""
+        return self.kms_app.kms_status
 
     def capability_problem(self, capability: str, action_label: str) -> str | None:
         """Why ``action_label`` is unavailable on this backend, or None when it may be tried.
 
-        ``capability`` is a field of :class:`kms_tui.api.models.Capabilities` (``"rotate"``,
-        ``"enable_disable"``, ...). Unknown capabilities (older servers) count as available.
+        ``capability`` is a field of :class:`kms_tui.api.service_models.Capabilities`
+        (``"rotate"``, ``"enable_disable"``, ...). Unknown capabilities count as available.
         """
-        status = self.kms_status
-        capabilities = status.capabilities if status is not None else None
+        capabilities = self.kms_app.capabilities
         if capabilities is None or getattr(capabilities, capability, True):
             return None
+        status = self.kms_status
         backend = status.backend_type if status is not None else "this backend"
         return f"{action_label} is not supported by the {backend} backend"
 
@@ -152,8 +99,12 @@ class KmsScreen(Screen[None]):
         return True
 
     def action_refresh_data(self) -> None:
-        """``r``: reload what the screen shows; screens override (the retry is added for them)."""
-        self.nudge_connection()
+        """``r``: retry a lost connection at once, then reload what the screen shows."""
+        self.kms_app.retry_connection_now()
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Reload what this screen shows (screens with data of their own override it)."""
 
     # --- hooks the command palette uses (the Keys screen overrides them) ------------------
 
@@ -163,15 +114,3 @@ class KmsScreen(Screen[None]):
 
     def jump_to_key(self, key_id: str) -> None:
         """Highlight ``key_id`` (called after the palette switched to this screen)."""
-
-
-def _nudging(action: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a screen's refresh action so it first nudges the app's connection retry."""
-
-    @functools.wraps(action)
-    def refresh(self: KmsScreen, *args: Any, **kwargs: Any) -> Any:
-        self.nudge_connection()
-        return action(self, *args, **kwargs)
-
-    refresh._nudges_connection = True  # type: ignore[attr-defined]
-    return refresh

@@ -21,16 +21,17 @@ from textual.widgets import DataTable, Footer, Static
 
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.buckets import BucketEncryption, BucketEncryptionClient
-from kms_tui.api.errors import KmsError, KmsKeyNotFound, KmsNotFound
-from kms_tui.api.models import KeyState
+from kms_tui.api.errors import KmsError, KmsNotFound
 from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
+from kms_tui.tui.error_text import error_text
 from kms_tui.tui.formatting import format_date
-from kms_tui.tui.screens.base import KmsScreen, error_text
+from kms_tui.tui.key_usability import unusable_reason
+from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 
-__all__ = ["BucketRow", "BucketsScreen", "key_warning_for"]
+__all__ = ["BucketRow", "BucketsScreen"]
 
 WARNING_MARK = "⚠"
 _CONCURRENCY = 8
@@ -63,17 +64,6 @@ class BucketRow:
         return self.encryption.kms_key_id or "(default key)"
 
 
-def key_warning_for(state: KeyState | None) -> str | None:
-    """Why a key state makes SSE-KMS unusable (None for an enabled key; None state: missing)."""
-    if state is None:
-        return "missing"
-    if state == KeyState.ENABLED:
-        return None
-    if state == KeyState.PENDING_DELETION:
-        return "pending deletion"
-    return str(state.value).lower()
-
-
 async def _bounded(calls: Iterable[Callable[[], Awaitable[_T]]]) -> list[_T]:
     """Run the calls concurrently, at most ``_CONCURRENCY`` at once, keeping their order."""
     gate = asyncio.Semaphore(_CONCURRENCY)
@@ -89,12 +79,6 @@ class BucketsScreen(KmsScreen):
     """Buckets and their default encryption; set (SSE-S3 / SSE-KMS), remove, create."""
 
     CSS_PATH = style_path("buckets.tcss")
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("create_bucket", "create bucket"),
-        ("edit_encryption", "set encryption"),
-        ("remove_encryption", "remove encryption"),
-        ("refresh_data", "refresh"),
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="buckets.refresh"),
         Binding("c", "create_bucket", "Create bucket", id="buckets.create"),
@@ -138,7 +122,7 @@ class BucketsScreen(KmsScreen):
 
     # --- loading ---------------------------------------------------------------------------
 
-    def action_refresh_data(self) -> None:
+    def refresh_data(self) -> None:
         """`r`: read every bucket and key state again."""
         self.load_buckets()
 
@@ -200,13 +184,11 @@ class BucketsScreen(KmsScreen):
     async def _key_warning(admin: KmsAdminClient, key_id: str) -> str | None:
         try:
             description = await admin.describe_key(key_id)
-        except KmsKeyNotFound:
-            return key_warning_for(None)
         except KmsNotFound:
-            return key_warning_for(None)
+            return unusable_reason(None)
         except KmsError as err:
             return f"unknown ({err.message})"
-        return key_warning_for(description.metadata.key_state)
+        return unusable_reason(description.metadata.key_state)
 
     def _show_rows(self, rows: list[BucketRow]) -> None:
         table = self.query_one("#buckets-table", DataTable)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,23 +19,20 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from kms_tui.api.errors import KmsError, KmsNotSupported
-from kms_tui.api.models import Capabilities, KeySpec
-from kms_tui.tui.dialogs.form_rules import context_rule
+from kms_tui.api.service_models import Capabilities
+from kms_tui.api.wire import KeySpec
+from kms_tui.tui.dialogs.form_rules import DataKeyRequest, context_rule, data_key_rules
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.formatting import FieldError
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.secret_field import SecretField
 
-__all__ = ["DataKeysScreen", "parse_ciphertext", "parse_encryption_context"]
+__all__ = ["DataKeysScreen", "parse_ciphertext"]
 
 NO_DECRYPT_MESSAGE = "this server has no decrypt"
 _SPECS: tuple[KeySpec, ...] = (KeySpec.AES_256, KeySpec.AES_128, KeySpec.CHACHA20)
-
-
-def parse_encryption_context(text: str) -> dict[str, str]:
-    """Read ``k=v, k2=v2`` (empty means no context); raises :class:`FieldError` on bad input."""
-    return context_rule(text)
+_T = TypeVar("_T")
 
 
 def parse_ciphertext(text: str) -> bytes:
@@ -52,9 +50,9 @@ def parse_ciphertext(text: str) -> bytes:
 
 
 class _ParserValidator(Validator):
-    """Adapt one of the field parsers above to Textual's validation."""
+    """Adapt a field rule (it raises :class:`FieldError`) to Textual's validation."""
 
-    def __init__(self, parse: Any) -> None:
+    def __init__(self, parse: Callable[[str], object]) -> None:
         super().__init__()
         self._parse = parse
 
@@ -71,13 +69,6 @@ class DataKeysScreen(KmsScreen):
     """Generate (key picker, spec, context) and decrypt; the plaintext is masked and short-lived."""
 
     CSS_PATH = style_path("datakeys.tcss")
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("pick_key", "choose key"),
-        ("generate", "generate"),
-        ("toggle_reveal", "reveal"),
-        ("copy_ciphertext", "copy blob"),
-        ("decrypt", "decrypt"),
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="datakeys.refresh"),
         Binding("k", "pick_key", "Choose key", id="datakeys.pick_key"),
@@ -105,7 +96,7 @@ class DataKeysScreen(KmsScreen):
                 with Vertical(id="generate-pane", classes="pane"):
                     yield Label("Key", classes="field-label")
                     with Horizontal(classes="key-row"):
-                        yield Label("(none chosen)", id="datakey-key", markup=False)
+                        yield Label(self._key_text(), id="datakey-key", markup=False)
                         yield Button("Choose key… (k)", id="pick-key")
                     yield Label("Key spec", classes="field-label")
                     yield Select(
@@ -150,7 +141,7 @@ class DataKeysScreen(KmsScreen):
         return Input(
             placeholder="app=billing, env=prod",
             id=input_id,
-            validators=[_ParserValidator(parse_encryption_context)],
+            validators=[_ParserValidator(context_rule)],
             validate_on=["changed", "submitted"],
         )
 
@@ -158,20 +149,7 @@ class DataKeysScreen(KmsScreen):
         self.query_one("#generate-pane").border_title = "Generate"
         self.query_one("#decrypt-pane").border_title = "Decrypt"
         self.query_one("#result-pane").border_title = "Result"
-        if "capabilities" in getattr(type(self.app), "_reactives", {}):
-            self.watch(self.app, "capabilities", self._capabilities_changed, init=True)
-        self._sync_controls()
-        self._take_pending_key()
-
-    def on_screen_resume(self) -> None:
-        self._take_pending_key()
-
-    def _take_pending_key(self) -> None:
-        """Preselect the key the Keys screen sent us here with (`g`), once."""
-        pending = getattr(self.app, "pending_datakey_key_id", None)
-        if isinstance(pending, str) and pending:
-            self._set_key(pending)
-            self.app.pending_datakey_key_id = None  # type: ignore[attr-defined]
+        self.watch(self.kms_app, "capabilities", self._capabilities_changed)
 
     def _capabilities_changed(self, _capabilities: Capabilities | None) -> None:
         self._sync_controls()
@@ -183,9 +161,17 @@ class DataKeysScreen(KmsScreen):
         """The widget holding the last plaintext."""
         return self.query_one("#result-plaintext", SecretField)
 
-    def _set_key(self, key_id: str) -> None:
+    def use_key(self, key_id: str) -> None:
+        """Choose the wrapping key: from the picker, or sent by the Keys screen's ``g``.
+
+        Works before the screen is first composed too (the label is then built with the key).
+        """
         self.key_id = key_id
-        self.query_one("#datakey-key", Label).update(key_id)
+        for label in self.query("#datakey-key").results(Label):
+            label.update(self._key_text())
+
+    def _key_text(self) -> str:
+        return self.key_id or "(none chosen)"
 
     def generate_problem(self) -> str | None:
         """Why generating is unavailable, or None."""
@@ -234,7 +220,7 @@ class DataKeysScreen(KmsScreen):
             problem = "; ".join(result.failure_descriptions)
         self._show_field_problem(event.input.id, problem)
 
-    def _read_field(self, input_id: str, parse: Any) -> Any:
+    def _read_field(self, input_id: str, parse: Callable[[str], _T]) -> _T:
         """Parse one input, marking it when refused; raises FieldError."""
         value = self.query_one(f"#{input_id}", Input).value
         try:
@@ -248,7 +234,7 @@ class DataKeysScreen(KmsScreen):
 
     # --- actions ---------------------------------------------------------------------------
 
-    def action_refresh_data(self) -> None:
+    def refresh_data(self) -> None:
         """Nothing here is listed; `r` only re-reads what the backend can do."""
         self._sync_controls()
 
@@ -261,7 +247,7 @@ class DataKeysScreen(KmsScreen):
 
     def _key_picked(self, key_id: str | None) -> None:
         if key_id is not None:
-            self._set_key(key_id)
+            self.use_key(key_id)
 
     @on(Button.Pressed)
     def _button_pressed(self, event: Button.Pressed) -> None:
@@ -287,32 +273,37 @@ class DataKeysScreen(KmsScreen):
         self.action_decrypt()
 
     def action_generate(self) -> None:
-        """Validate the form and generate in a worker."""
+        """Check the form with its rules and generate in a worker."""
         problem = self.generate_problem()
         if problem is not None:
             self.notify(problem, severity="warning")
             return
-        if self.key_id is None:
-            self.notify("choose a key first (k)", severity="warning")
+        check = data_key_rules(
+            self.key_id,
+            self.query_one("#key-spec", Select).value,
+            self.query_one("#generate-context", Input).value,
+        )
+        if "key" in check.problems:
+            self.notify(check.problems["key"], severity="warning")
             self.action_pick_key()
             return
-        try:
-            context = self._read_field("generate-context", parse_encryption_context)
-        except FieldError:
-            return
-        spec = self.query_one("#key-spec", Select).value
-        key_spec = spec if isinstance(spec, KeySpec) else KeySpec.AES_256
-        self.generate_data_key(self.key_id, key_spec, context)
+        context_problem = check.problems.get("context")
+        self._show_field_problem("generate-context", context_problem)
+        if context_problem is not None:
+            self.query_one("#generate-context", Input).focus()
+        if check.value is not None:
+            self.generate_data_key(check.value)
 
     @work(exclusive=True, group="datakeys", exit_on_error=False)
-    async def generate_data_key(
-        self, key_id: str, key_spec: KeySpec, context: dict[str, str]
-    ) -> None:
+    async def generate_data_key(self, request: DataKeyRequest) -> None:
         """Ask the server for a data key and hand the plaintext straight to the secret field."""
+        key_id = request.key_id
         try:
             admin = await self.ctx.admin()
             data_key = await admin.generate_data_key(
-                key_id, key_spec=key_spec, encryption_context=context or None
+                key_id,
+                key_spec=request.key_spec,
+                encryption_context=dict(request.encryption_context) or None,
             )
         except KmsError as err:
             self.report_error("generate data key", key_id, err)
@@ -328,7 +319,7 @@ class DataKeysScreen(KmsScreen):
             return
         try:
             blob = self._read_field("decrypt-blob", parse_ciphertext)
-            context = self._read_field("decrypt-context", parse_encryption_context)
+            context = self._read_field("decrypt-context", context_rule)
         except FieldError:
             return
         self.decrypt_blob(blob, context)

@@ -13,14 +13,18 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import Capabilities, KeyInfo
-from kms_tui.tui.screens.base import error_text
-from kms_tui.tui.screens.keys_actions import KeyActionsScreen
+from kms_tui.api.models import KeyInfo
+from kms_tui.api.service_models import Capabilities
+from kms_tui.api.wire import KeyState
+from kms_tui.tui.error_text import error_text
+from kms_tui.tui.key_usability import unusable_reason
+from kms_tui.tui.screens.base import KmsScreen
+from kms_tui.tui.screens.keys_actions import KeyActions
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.key_detail import KeyDetail
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
 
-__all__ = ["CHANGE_ACTIONS", "KeysScreen"]
+__all__ = ["KeysScreen"]
 
 PAGE_SIZE = 1000
 FIRST_PAGE_SIZE = 100  # a screenful and more, drawn before the rest streams in
@@ -28,29 +32,22 @@ _DESCRIBE_CONCURRENCY = 8
 _DETAIL_DELAY_SECONDS = 0.15
 _COUNTDOWN_TICK_SECONDS = 30.0
 
-# action -> (label for read-only notes, capability it needs, reason when the backend lacks it)
-CHANGE_ACTIONS: dict[str, tuple[str, str | None, str]] = {
-    "create_key": ("create key", None, ""),
-    "schedule_deletion": (
-        "schedule deletion",
-        "schedule_deletion",
-        "this backend cannot schedule key deletion",
-    ),
-    "cancel_deletion": (
-        "cancel deletion",
-        "schedule_deletion",
-        "this backend cannot schedule key deletion",
-    ),
-    "toggle_enabled": (
-        "enable/disable",
-        "enable_disable",
-        "this backend cannot enable or disable keys",
-    ),
-    "rotate_key": ("rotate", "rotate", "this backend cannot rotate keys"),
-    "edit_key": ("edit", "update_key_metadata", "this backend cannot change key metadata"),
+# action -> (its label in read-only notes, None: it changes nothing; the capability it needs)
+_ACTIONS: dict[str, tuple[str | None, str | None]] = {
+    "create_key": ("create key", None),
+    "schedule_deletion": ("schedule deletion", "schedule_deletion"),
+    "cancel_deletion": ("cancel deletion", "schedule_deletion"),
+    "toggle_enabled": ("enable/disable", "enable_disable"),
+    "rotate_key": ("rotate", "rotate"),
+    "edit_key": ("edit", "update_key_metadata"),
+    "generate_data_key": (None, "generate_data_key"),
 }
-_READ_ACTIONS: dict[str, tuple[str, str]] = {
-    "generate_data_key": ("generate_data_key", "this backend cannot generate data keys"),
+_LACKING: dict[str, str] = {
+    "schedule_deletion": "this backend cannot schedule key deletion",
+    "enable_disable": "this backend cannot enable or disable keys",
+    "rotate": "this backend cannot rotate keys",
+    "update_key_metadata": "this backend cannot change key metadata",
+    "generate_data_key": "this backend cannot generate data keys",
 }
 
 
@@ -58,19 +55,13 @@ def _count(number: int) -> str:
     return f"{number:,}"
 
 
-class KeysScreen(KeyActionsScreen):
-    """All master keys; the table is the focus, the detail pane follows the cursor."""
+class KeysScreen(KmsScreen):
+    """All master keys; the table is the focus, the detail pane follows the cursor.
+
+    The screen decides what an action applies to; :attr:`key_actions` makes the change.
+    """
 
     CSS_PATH = style_path("keys.tcss")
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("filter", "filter"),
-        ("create_key", "create"),
-        ("schedule_deletion", "delete"),
-        ("cancel_deletion", "undelete"),
-        ("toggle_enabled", "enable/disable"),
-        ("generate_data_key", "data key"),
-        ("toggle_mark", "mark"),
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="keys.filter"),
         Binding("c", "create_key", "Create", id="keys.create"),
@@ -92,11 +83,13 @@ class KeysScreen(KeyActionsScreen):
         self.load_error: str | None = None
         self._deletion_dates: dict[str, datetime] = {}
         self._pending_jump: str | None = None
+        self.key_table = KeyTable(id="key-table", clock=self._clock)
+        self.key_actions = KeyActions(self, self.key_table, self._key_changed)
 
     def compose(self) -> ComposeResult:
         yield Static("connecting…", id="keys-status", markup=False)
         yield Input(placeholder="filter id, description, tags", id="keys-filter")
-        yield KeyTable(id="key-table", clock=self._clock)
+        yield self.key_table
         yield KeyDetail(id="key-detail", clock=self._clock)
 
     def _clock(self) -> datetime:
@@ -105,8 +98,7 @@ class KeysScreen(KeyActionsScreen):
     def on_mount(self) -> None:
         self.query_one("#keys-filter", Input).display = False
         self.key_table.focus()
-        if "capabilities" in getattr(type(self.app), "_reactives", {}):
-            self.watch(self.app, "capabilities", self._capabilities_changed, init=False)
+        self.watch(self.kms_app, "capabilities", self._capabilities_changed, init=False)
         self.set_interval(_COUNTDOWN_TICK_SECONDS, self.key_table.refresh)
         self.load_keys()
 
@@ -115,7 +107,7 @@ class KeysScreen(KeyActionsScreen):
 
     # --- loading ---------------------------------------------------------------------------
 
-    def action_refresh_data(self) -> None:
+    def refresh_data(self) -> None:
         """``r``: reload every key."""
         self.load_keys()
 
@@ -137,7 +129,7 @@ class KeysScreen(KeyActionsScreen):
                 rows = [self._row(info) for info in page.keys]
                 rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
                 self.unreadable_count += len(page.unreadable_key_ids)
-                pending.extend(row.key_id for row in rows if row.state == "PendingDeletion")
+                pending.extend(row.key_id for row in rows if row.state is KeyState.PENDING_DELETION)
                 self.loaded_count += len(rows)
                 if first_load:
                     table.add_rows(rows)
@@ -261,24 +253,105 @@ class KeysScreen(KeyActionsScreen):
 
     def disabled_reason(self, action: str) -> str | None:
         """Why ``action`` cannot run in this session or on this backend, or None if it can."""
-        if action in CHANGE_ACTIONS:
-            label, capability, reason = CHANGE_ACTIONS[action]
-            if self.ctx.read_only:
-                return f"read-only session: {label} is disabled"
-        elif action in _READ_ACTIONS:
-            capability, reason = _READ_ACTIONS[action]
-        else:
+        if action not in _ACTIONS:
             return None
-        status = self.kms_status
-        capabilities = status.capabilities if status is not None else None
-        if capability and capabilities is not None and not getattr(capabilities, capability):
-            return reason
+        label, capability = _ACTIONS[action]
+        if label is not None and self.ctx.read_only:
+            return f"read-only session: {label} is disabled"
+        capabilities = self.kms_app.capabilities
+        if capability and capabilities is not None and not getattr(capabilities, capability, True):
+            return _LACKING[capability]
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.disabled_reason(action) is not None:
             return None
         return True
+
+    # --- actions: which keys, then KeyActions makes the change ------------------------------
+
+    def current_row(self) -> KeyRow | None:
+        """The highlighted key, or None (with a note) when the table is empty."""
+        row = self.key_table.highlighted
+        if row is None:
+            self.notify("no key is highlighted", severity="warning")
+        return row
+
+    def action_create_key(self) -> None:
+        """``c``: create a key."""
+        self.key_actions.create()
+
+    def action_schedule_deletion(self) -> None:
+        """``d``: schedule deletion of the highlighted key, or of every marked key."""
+        marked = sorted(self.key_table.marked)
+        if marked:
+            self.key_actions.schedule_deletion(marked)
+            return
+        row = self.current_row()
+        if row is not None:
+            self.key_actions.schedule_deletion([row.key_id])
+
+    def action_cancel_deletion(self) -> None:
+        """``u``: take the highlighted (or every marked) key out of PendingDeletion."""
+        marked = sorted(self.key_table.marked)
+        if marked:
+            self.key_actions.cancel_deletions(marked)
+            return
+        row = self.current_row()
+        if row is None:
+            return
+        if row.state is not KeyState.PENDING_DELETION:
+            self.notify(f"{row.key_id} is not pending deletion", severity="warning")
+            return
+        self.key_actions.cancel_deletion(row.key_id)
+
+    def action_toggle_enabled(self) -> None:
+        """``e``: disable an enabled key (after a confirmation) or enable a disabled one."""
+        row = self.current_row()
+        if row is None:
+            return
+        if row.state not in (KeyState.ENABLED, KeyState.DISABLED):
+            reason = unusable_reason(row.state, row.deletion_date)
+            self.notify(f"{row.key_id} is {reason}; only enabled or disabled keys toggle")
+            return
+        self.key_actions.set_enabled(row.key_id, enabled=row.state is KeyState.DISABLED)
+
+    def action_rotate_key(self) -> None:
+        """``R``: rotate the highlighted key (where the backend can)."""
+        row = self.current_row()
+        if row is not None:
+            self.key_actions.rotate(row.key_id)
+
+    def action_edit_key(self) -> None:
+        """``enter``/``t``: edit the highlighted key's description and tags."""
+        row = self.current_row()
+        if row is None:
+            return
+        if row.damaged:
+            self.notify(f"{row.key_id} cannot be read, so it cannot be edited", severity="warning")
+            return
+        self.key_actions.edit(row)
+
+    def action_copy_id(self) -> None:
+        """``y``: copy the highlighted key id to the clipboard."""
+        row = self.current_row()
+        if row is None:
+            return
+        self.app.copy_to_clipboard(row.key_id)
+        self.notify(f"copied {row.key_id}", title="Clipboard")
+
+    async def action_generate_data_key(self) -> None:
+        """``g``: open the Data keys screen with the highlighted key chosen."""
+        from kms_tui.tui.screens.datakeys import DataKeysScreen  # loaded when first needed
+
+        row = self.current_row()
+        if row is None:
+            return
+        app = self.kms_app
+        await app.switch_mode("datakeys")
+        screen = app.mode_screens["datakeys"]
+        if isinstance(screen, DataKeysScreen):
+            screen.use_key(row.key_id)
 
     # --- detail pane -----------------------------------------------------------------------
 
@@ -295,7 +368,8 @@ class KeysScreen(KeyActionsScreen):
     def on_key_table_marks_changed(self, message: KeyTable.MarksChanged) -> None:
         self._show_status()
 
-    def after_key_changed(self, key_id: str) -> None:
+    def _key_changed(self, key_id: str) -> None:
+        """An action changed a key: keep its deletion date, refresh the status and details."""
         row = self.key_table.row(key_id)
         if row is not None and row.deletion_date is not None:
             self._deletion_dates[key_id] = row.deletion_date

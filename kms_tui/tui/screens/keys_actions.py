@@ -1,119 +1,122 @@
 """What the Keys screen does to keys: every change runs in a worker behind its dialog.
 
-Each action has one shape: a dialog returns a typed request (None: cancelled), the client is
-called inside ``try/except KmsError``, the result is reported and kept in the activity log, and
-a refused form is reopened with what was typed plus the server's message.
+The screen decides which keys an action applies to (and refuses what cannot apply); a
+:class:`KeyActions` it owns does the rest. Each change has one shape: a dialog returns a typed
+request (None: cancelled), the client is called inside ``try/except KmsError``, the result is
+reported and kept in the activity log, and a refused form is reopened with what was typed plus
+the server's message.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
-from textual import work
-
+from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.errors import KmsError
 from kms_tui.api.models import KeyMetadata
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
-from kms_tui.tui.dialogs.create_key import CreateKeyDialog, CreateKeyRequest
-from kms_tui.tui.dialogs.edit_key import EditKeyDialog, EditKeyRequest, KeyEdits
-from kms_tui.tui.dialogs.results import KeyResult, ResultsDialog
-from kms_tui.tui.dialogs.schedule_deletion import (
-    DeletionImpactDialog,
-    ScheduleDeletionDialog,
+from kms_tui.tui.dialogs.create_key import CreateKeyDialog
+from kms_tui.tui.dialogs.edit_key import EditKeyDialog, KeyEdits
+from kms_tui.tui.dialogs.form_rules import (
+    CreateKeyRequest,
+    EditKeyRequest,
     ScheduleDeletionRequest,
 )
+from kms_tui.tui.dialogs.results import KeyResult, ResultsDialog
+from kms_tui.tui.dialogs.schedule_deletion import DeletionImpactDialog, ScheduleDeletionDialog
+from kms_tui.tui.error_text import error_text
 from kms_tui.tui.formatting import format_date
-from kms_tui.tui.screens.base import KmsScreen, error_text
+from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
 
-__all__ = ["KeyActionsScreen"]
+__all__ = ["KeyActions"]
+
+_BulkCall = Callable[[KmsAdminClient, str], Awaitable[str]]
 
 
-class KeyActionsScreen(KmsScreen):
-    """The change actions of the Keys screen (layout and loading live in ``keys.py``)."""
+class KeyActions:
+    """The Keys screen's changes, each run as one worker of that screen (group ``keys.change``).
 
-    @property
-    def key_table(self) -> KeyTable:
-        """The table of keys."""
-        return self.query_one(KeyTable)
+    ``key_changed`` is called with a key's id after the table shows its new state.
+    """
 
-    def current_row(self) -> KeyRow | None:
-        """The highlighted key, or None (with a note) when the table is empty."""
-        row = self.key_table.highlighted
-        if row is None:
-            self.notify("no key is highlighted", severity="warning")
-        return row
+    def __init__(
+        self, screen: KmsScreen, table: KeyTable, key_changed: Callable[[str], None]
+    ) -> None:
+        self._screen = screen
+        self._table = table
+        self._key_changed = key_changed
 
-    def apply_metadata(self, metadata: KeyMetadata) -> None:
+    def _start(self, flow: Callable[..., Awaitable[None]], *args: object) -> None:
+        """Run ``flow`` as a worker of the screen; a newer change replaces a running one."""
+        self._screen.run_worker(
+            functools.partial(flow, *args),
+            name=flow.__name__,
+            group="keys.change",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _apply(self, metadata: KeyMetadata) -> None:
         """Show a key as an answer just reported it."""
-        self.key_table.update_row(KeyRow.from_metadata(metadata))
-        self.after_key_changed(metadata.key_id)
+        self._table.update_row(KeyRow.from_metadata(metadata))
+        self._key_changed(metadata.key_id)
 
-    def after_key_changed(self, key_id: str) -> None:
-        """Hook: the Keys screen reloads the detail pane."""
-
-    async def refetch(self, key_id: str) -> None:
+    async def _refetch(self, key_id: str) -> None:
         """Re-read one key after a change whose answer carried no metadata."""
         try:
-            description = await (await self.ctx.admin()).describe_key(key_id)
+            description = await (await self._screen.ctx.admin()).describe_key(key_id)
         except KmsError:
             return  # the change itself succeeded; the next refresh shows the key
-        self.apply_metadata(description.metadata)
+        self._apply(description.metadata)
 
     # --- create ----------------------------------------------------------------------------
 
-    def action_create_key(self) -> None:
-        """``c``: create a key."""
-        self.create_key_flow()
+    def create(self) -> None:
+        """Ask for a new key and create it."""
+        self._start(self._create)
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def create_key_flow(self) -> None:
+    async def _create(self) -> None:
+        screen = self._screen
         initial: CreateKeyRequest | None = None
         server_error: str | None = None
         while True:
-            request = await self.app.push_screen_wait(
+            request = await screen.app.push_screen_wait(
                 CreateKeyDialog(initial, server_error=server_error)
             )
             if request is None:
                 return
             try:
-                admin = await self.ctx.admin()
+                admin = await screen.ctx.admin()
                 metadata = await admin.create_key(
                     description=request.description, tags=dict(request.tags), name=request.name
                 )
             except KmsError as err:
-                self.report_error("create key", request.name, err)
+                screen.report_error("create key", request.name, err)
                 initial, server_error = request, error_text(err)
                 continue
             except ValueError as err:
                 initial, server_error = request, str(err)
                 continue
-            self.apply_metadata(metadata)
-            self.key_table.move_to(metadata.key_id)
-            self.key_table.focus()
-            self.report_done("create key", metadata.key_id, f"created {metadata.key_id}")
+            self._apply(metadata)
+            self._table.move_to(metadata.key_id)
+            self._table.focus()
+            screen.report_done("create key", metadata.key_id, f"created {metadata.key_id}")
             return
 
     # --- deletion --------------------------------------------------------------------------
 
-    def action_schedule_deletion(self) -> None:
-        """``d``: schedule deletion of the highlighted key, or of every marked key."""
-        marked = sorted(self.key_table.marked)
-        if marked:
-            self.schedule_deletion_flow(marked)
-            return
-        row = self.current_row()
-        if row is not None:
-            self.schedule_deletion_flow([row.key_id])
+    def schedule_deletion(self, key_ids: list[str]) -> None:
+        """Ask for the window and a typed confirmation, then schedule deletion of the keys."""
+        self._start(self._schedule_deletion, key_ids)
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def schedule_deletion_flow(self, key_ids: list[str]) -> None:
+    async def _schedule_deletion(self, key_ids: list[str]) -> None:
+        screen = self._screen
         initial: ScheduleDeletionRequest | None = None
         server_error: str | None = None
         while True:
-            request = await self.app.push_screen_wait(
+            request = await screen.app.push_screen_wait(
                 ScheduleDeletionDialog(key_ids, initial=initial, server_error=server_error)
             )
             if request is None:
@@ -121,60 +124,46 @@ class KeyActionsScreen(KmsScreen):
             days = request.pending_window_days
             if len(key_ids) > 1:
                 await self._bulk(
-                    key_ids,
-                    "schedule deletion",
-                    functools.partial(self._schedule_one, days=days),
+                    key_ids, "schedule deletion", functools.partial(_schedule_one, days=days)
                 )
                 return
             key_id = key_ids[0]
             try:
-                admin = await self.ctx.admin()
+                admin = await screen.ctx.admin()
                 deletion = await admin.schedule_key_deletion(key_id, pending_window_in_days=days)
             except KmsError as err:
-                self.report_error("schedule deletion", key_id, err)
+                screen.report_error("schedule deletion", key_id, err)
                 initial, server_error = request, error_text(err)
                 continue
-            await self.refetch(key_id)
+            await self._refetch(key_id)
             when = format_date(deletion.deletion_date)
-            self.report_done(
+            screen.report_done(
                 "schedule deletion", key_id, f"{key_id} will be deleted {when} UTC ({days} d)"
             )
-            await self.app.push_screen_wait(DeletionImpactDialog(deletion))
+            await screen.app.push_screen_wait(DeletionImpactDialog(deletion))
             return
 
-    async def _schedule_one(self, admin: Any, key_id: str, days: int) -> str:
-        deletion = await admin.schedule_key_deletion(key_id, pending_window_in_days=days)
-        references = len(deletion.impact.references) if deletion.impact else 0
-        note = f"; still named by {references} reference(s)" if references else ""
-        return f"deletion {format_date(deletion.deletion_date)} UTC{note}"
+    def cancel_deletion(self, key_id: str) -> None:
+        """Take one key out of PendingDeletion."""
+        self._start(self._cancel_deletion, key_id)
 
-    def action_cancel_deletion(self) -> None:
-        """``u``: take the highlighted (or every marked) key out of PendingDeletion."""
-        marked = sorted(self.key_table.marked)
-        if marked:
-            self.bulk_cancel_flow(marked)
-            return
-        row = self.current_row()
-        if row is None:
-            return
-        if row.state != "PendingDeletion":
-            self.notify(f"{row.key_id} is not pending deletion", severity="warning")
-            return
-        self.cancel_deletion_flow(row.key_id)
-
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def cancel_deletion_flow(self, key_id: str) -> None:
+    async def _cancel_deletion(self, key_id: str) -> None:
         try:
-            metadata = await (await self.ctx.admin()).cancel_key_deletion(key_id)
+            metadata = await (await self._screen.ctx.admin()).cancel_key_deletion(key_id)
         except KmsError as err:
-            self.report_error("cancel deletion", key_id, err)
+            self._screen.report_error("cancel deletion", key_id, err)
             return
-        self.apply_metadata(metadata)
-        self.report_done("cancel deletion", key_id, f"{key_id} is {metadata.key_state.value}")
+        self._apply(metadata)
+        self._screen.report_done(
+            "cancel deletion", key_id, f"{key_id} is {metadata.key_state.value}"
+        )
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def bulk_cancel_flow(self, key_ids: list[str]) -> None:
-        confirmed = await self.app.push_screen_wait(
+    def cancel_deletions(self, key_ids: list[str]) -> None:
+        """Confirm, then cancel the deletion of several keys."""
+        self._start(self._cancel_deletions, key_ids)
+
+    async def _cancel_deletions(self, key_ids: list[str]) -> None:
+        confirmed = await self._screen.app.push_screen_wait(
             ConfirmDialog(
                 f"Cancel deletion of {len(key_ids)} keys",
                 "\n".join(key_ids[:12]) + ("\n…" if len(key_ids) > 12 else ""),
@@ -182,62 +171,46 @@ class KeyActionsScreen(KmsScreen):
                 destructive=False,
             )
         )
-        if not confirmed:
-            return
+        if confirmed:
+            await self._bulk(key_ids, "cancel deletion", _cancel_one)
 
-        async def cancel_one(admin: Any, key_id: str) -> str:
-            metadata = await admin.cancel_key_deletion(key_id)
-            return f"now {metadata.key_state.value}"
-
-        await self._bulk(key_ids, "cancel deletion", cancel_one)
-
-    async def _bulk(
-        self,
-        key_ids: Sequence[str],
-        action: str,
-        call: Callable[[Any, str], Awaitable[str]],
-    ) -> None:
+    async def _bulk(self, key_ids: Sequence[str], action: str, call: _BulkCall) -> None:
         """Run one call per key, record each, refresh them, then show every outcome."""
+        screen = self._screen
         results: list[KeyResult] = []
         try:
-            admin = await self.ctx.admin()
+            admin = await screen.ctx.admin()
         except KmsError as err:
-            self.report_error(action, None, err)
+            screen.report_error(action, None, err)
             return
         for key_id in key_ids:
             try:
                 message = await call(admin, key_id)
             except KmsError as err:
-                self.ctx.activity.record(
+                screen.ctx.activity.record(
                     action, key_id, False, message=err.message, request_id=err.request_id
                 )
                 results.append(KeyResult(key_id, False, error_text(err)))
                 continue
-            self.ctx.activity.record(action, key_id, True, message=message)
+            screen.ctx.activity.record(action, key_id, True, message=message)
             results.append(KeyResult(key_id, True, message))
-            await self.refetch(key_id)
-        self.key_table.clear_marks()
+            await self._refetch(key_id)
+        self._table.clear_marks()
         dialog = ResultsDialog(f"{action.capitalize()}: {len(key_ids)} keys", results)
-        self.notify(dialog.summary, title=action.capitalize())
-        await self.app.push_screen_wait(dialog)
+        screen.notify(dialog.summary, title=action.capitalize())
+        await screen.app.push_screen_wait(dialog)
 
     # --- enable / disable / rotate ---------------------------------------------------------
 
-    def action_toggle_enabled(self) -> None:
-        """``e``: disable an enabled key (after a confirmation) or enable a disabled one."""
-        row = self.current_row()
-        if row is None:
-            return
-        if row.state not in ("Enabled", "Disabled"):
-            self.notify(f"{row.key_id} is {row.state}; only enabled or disabled keys toggle")
-            return
-        self.toggle_enabled_flow(row.key_id, row.state == "Enabled")
+    def set_enabled(self, key_id: str, *, enabled: bool) -> None:
+        """Enable a key, or disable it after a confirmation."""
+        self._start(self._set_enabled, key_id, enabled)
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def toggle_enabled_flow(self, key_id: str, disable: bool) -> None:
-        action = "disable key" if disable else "enable key"
-        if disable:
-            confirmed = await self.app.push_screen_wait(
+    async def _set_enabled(self, key_id: str, enabled: bool) -> None:
+        screen = self._screen
+        action = "enable key" if enabled else "disable key"
+        if not enabled:
+            confirmed = await screen.app.push_screen_wait(
                 ConfirmDialog(
                     f"Disable {key_id}?",
                     "Data encrypted under this key cannot be decrypted until it is enabled again.",
@@ -247,29 +220,24 @@ class KeyActionsScreen(KmsScreen):
             if not confirmed:
                 return
         try:
-            admin = await self.ctx.admin()
-            if disable:
-                metadata = await admin.disable_key(key_id)
-            else:
+            admin = await screen.ctx.admin()
+            if enabled:
                 metadata = await admin.enable_key(key_id)
+            else:
+                metadata = await admin.disable_key(key_id)
         except KmsError as err:
-            self.report_error(action, key_id, err)
+            screen.report_error(action, key_id, err)
             return
-        if metadata is None:
-            await self.refetch(key_id)
-        else:
-            self.apply_metadata(metadata)
-        self.report_done(action, key_id, f"{key_id} {'disabled' if disable else 'enabled'}")
+        await self._show_answer(key_id, metadata)
+        screen.report_done(action, key_id, f"{key_id} {'enabled' if enabled else 'disabled'}")
 
-    def action_rotate_key(self) -> None:
-        """``R``: rotate the highlighted key (where the backend can)."""
-        row = self.current_row()
-        if row is not None:
-            self.rotate_flow(row.key_id)
+    def rotate(self, key_id: str) -> None:
+        """Confirm, then rotate one key."""
+        self._start(self._rotate, key_id)
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def rotate_flow(self, key_id: str) -> None:
-        confirmed = await self.app.push_screen_wait(
+    async def _rotate(self, key_id: str) -> None:
+        screen = self._screen
+        confirmed = await screen.app.push_screen_wait(
             ConfirmDialog(
                 f"Rotate {key_id}?",
                 "New data keys will be wrapped by a new key version.",
@@ -280,34 +248,32 @@ class KeyActionsScreen(KmsScreen):
         if not confirmed:
             return
         try:
-            metadata = await (await self.ctx.admin()).rotate_key(key_id)
+            metadata = await (await screen.ctx.admin()).rotate_key(key_id)
         except KmsError as err:
-            self.report_error("rotate key", key_id, err)
+            screen.report_error("rotate key", key_id, err)
             return
+        await self._show_answer(key_id, metadata)
+        screen.report_done("rotate key", key_id, f"{key_id} rotated")
+
+    async def _show_answer(self, key_id: str, metadata: KeyMetadata | None) -> None:
+        """Show the key as the answer has it, or read it again when the answer had nothing."""
         if metadata is None:
-            await self.refetch(key_id)
+            await self._refetch(key_id)
         else:
-            self.apply_metadata(metadata)
-        self.report_done("rotate key", key_id, f"{key_id} rotated")
+            self._apply(metadata)
 
     # --- edit ------------------------------------------------------------------------------
 
-    def action_edit_key(self) -> None:
-        """``enter``/``t``: edit the highlighted key's description and tags."""
-        row = self.current_row()
-        if row is None:
-            return
-        if row.damaged:
-            self.notify(f"{row.key_id} cannot be read, so it cannot be edited", severity="warning")
-            return
-        self.edit_key_flow(row)
+    def edit(self, row: KeyRow) -> None:
+        """Edit one key's description and tags."""
+        self._start(self._edit, row)
 
-    @work(exclusive=True, group="keys.change", exit_on_error=False)
-    async def edit_key_flow(self, row: KeyRow) -> None:
+    async def _edit(self, row: KeyRow) -> None:
+        screen = self._screen
         initial: EditKeyRequest | None = None
         server_error: str | None = None
         while True:
-            request = await self.app.push_screen_wait(
+            request = await screen.app.push_screen_wait(
                 EditKeyDialog(
                     row.key_id,
                     row.description,
@@ -320,10 +286,10 @@ class KeyActionsScreen(KmsScreen):
                 return
             edits = KeyEdits.between(row.description, row.tags, request)
             if edits.empty:
-                self.notify("nothing changed")
+                screen.notify("nothing changed")
                 return
             try:
-                admin = await self.ctx.admin()
+                admin = await screen.ctx.admin()
                 if edits.description is not None:
                     await admin.update_key_description(row.key_id, edits.description)
                 if edits.set_tags:
@@ -331,32 +297,26 @@ class KeyActionsScreen(KmsScreen):
                 if edits.removed_tags:
                     await admin.untag_key(row.key_id, edits.removed_tags)
             except KmsError as err:
-                self.report_error("edit key", row.key_id, err)
+                screen.report_error("edit key", row.key_id, err)
                 initial, server_error = request, error_text(err)
-                await self.refetch(row.key_id)  # part of the edit may have landed
-                row = self.key_table.row(row.key_id) or row
+                await self._refetch(row.key_id)  # part of the edit may have landed
+                row = self._table.row(row.key_id) or row
                 continue
             except ValueError as err:
                 initial, server_error = request, str(err)
                 continue
-            await self.refetch(row.key_id)
-            self.report_done("edit key", row.key_id, f"{row.key_id} updated")
+            await self._refetch(row.key_id)
+            screen.report_done("edit key", row.key_id, f"{row.key_id} updated")
             return
 
-    # --- copy and data keys ----------------------------------------------------------------
 
-    def action_copy_id(self) -> None:
-        """``y``: copy the highlighted key id to the clipboard."""
-        row = self.current_row()
-        if row is None:
-            return
-        self.app.copy_to_clipboard(row.key_id)
-        self.notify(f"copied {row.key_id}", title="Clipboard")
+async def _schedule_one(admin: KmsAdminClient, key_id: str, days: int) -> str:
+    deletion = await admin.schedule_key_deletion(key_id, pending_window_in_days=days)
+    references = len(deletion.impact.references) if deletion.impact else 0
+    note = f"; still named by {references} reference(s)" if references else ""
+    return f"deletion {format_date(deletion.deletion_date)} UTC{note}"
 
-    def action_generate_data_key(self) -> None:
-        """``g``: open the Data keys screen with the highlighted key chosen."""
-        row = self.current_row()
-        if row is None:
-            return
-        self.app.pending_datakey_key_id = row.key_id  # type: ignore[attr-defined]
-        self.app.switch_mode("datakeys")
+
+async def _cancel_one(admin: KmsAdminClient, key_id: str) -> str:
+    metadata = await admin.cancel_key_deletion(key_id)
+    return f"now {metadata.key_state.value}"

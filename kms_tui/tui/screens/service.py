@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from kms_tui.api.backends import BackendConfig
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import (
+from kms_tui.api.service_models import (
     AwsBackendSummary,
     KmsConfigInfo,
     LocalBackendSummary,
-    ServiceState,
     ServiceStatus,
     StaticBackendSummary,
     UnknownBackendSummary,
     VaultKv2BackendSummary,
     VaultTransitBackendSummary,
 )
+from kms_tui.api.wire import ServiceState
 from kms_tui.tui.dialogs.configure import ConfigureDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.screens.base import KmsScreen
@@ -30,15 +30,14 @@ from kms_tui.tui.styles import style_path
 
 __all__ = ["ServiceScreen", "summary_rows"]
 
-# action → (button id, label); every control is also a key binding.
-_CONTROLS: tuple[tuple[str, str, str], ...] = (
-    ("configure", "configure", "Configure"),
-    ("start", "start", "Start"),
-    ("stop", "stop", "Stop"),
-    ("restart", "restart", "Restart"),
-    ("clear_cache", "clear-cache", "Clear cache"),
-)
-_BADGE_CLASSES = ("-notconfigured", "-configured", "-running", "-error", "-unknown")
+# The actions that change the service, by the label their messages use.
+_CONTROLS: dict[str, str] = {
+    "configure": "configure",
+    "start": "start",
+    "stop": "stop",
+    "restart": "restart",
+    "clear_cache": "clear cache",
+}
 
 
 def summary_rows(status: ServiceStatus, config: KmsConfigInfo | None) -> list[tuple[str, str]]:
@@ -86,16 +85,13 @@ def summary_rows(status: ServiceStatus, config: KmsConfigInfo | None) -> list[tu
 
 
 class ServiceScreen(KmsScreen):
-    """Status badge, backend, health, configuration; configure, start, stop, restart, clear."""
+    """Status badge, backend, health, configuration; configure, start, stop, restart, clear.
+
+    The service status is the poller's (``app.service_status``); this screen fetches only the
+    running configuration (``/kms/config``), which nothing else needs.
+    """
 
     CSS_PATH = style_path("service.tcss")
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("configure", "configure"),
-        ("start", "start"),
-        ("stop", "stop"),
-        ("restart", "restart"),
-        ("clear_cache", "clear cache"),
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "configure", "Configure", id="service.configure"),
         Binding("s", "start", "Start", id="service.start"),
@@ -108,7 +104,6 @@ class ServiceScreen(KmsScreen):
         super().__init__()
         self.status: ServiceStatus | None = None
         self.config_info: KmsConfigInfo | None = None
-        self.load_error: str | None = None
         self.config_requests = 0  # configure/reconfigure requests sent (tests count them)
         self._shown_rows: list[tuple[str, str]] | None = None
 
@@ -119,9 +114,6 @@ class ServiceScreen(KmsScreen):
                 yield Static("loading the service status", id="service-detail", markup=False)
             yield Static("", id="service-error", markup=False)
             yield Static("", id="service-readonly", markup=False)
-            with Horizontal(id="service-controls"):
-                for _, button_id, label in _CONTROLS:
-                    yield Button(label, id=f"service-{button_id}", compact=True)
             yield DataTable(id="service-config", cursor_type="row", show_cursor=False)
         yield Footer()
 
@@ -131,59 +123,58 @@ class ServiceScreen(KmsScreen):
             self.query_one("#service-readonly", Static).update(
                 "read-only session: configure, start, stop, restart and clear cache are disabled"
             )
-        self._update_controls()
-        self.watch(self.app, "service_status", self._app_status_changed, init=False)
-        self.load()
+        self.watch(self.kms_app, "service_status", self._status_changed)
+        self.watch(self.kms_app, "connection_state", self._connection_changed)
 
-    def _app_status_changed(self, status: ServiceStatus | None) -> None:
-        """The app's background poll saw a change (e.g. another client stopped the KMS)."""
-        if status is not None and status != self.status:
-            self.load()
+    # --- what the poller saw ---------------------------------------------------------------
 
-    def on_screen_resume(self) -> None:
-        if self.status is not None:
-            self.load()
+    def _status_changed(self, status: ServiceStatus | None) -> None:
+        if status is None or status == self.status:
+            return
+        self._show(status, self.config_info if status.state is ServiceState.RUNNING else None)
+        self._load_config()
 
-    # --- loading ---------------------------------------------------------------------------
+    def _connection_changed(self, state: str) -> None:
+        if state == "disconnected":
+            badge = self.query_one("#service-badge", Static)
+            badge.update("Unreachable")
+            badge.set_classes("-unknown")
+            self.query_one("#service-detail", Static).update("")
+            error = self.kms_app.poller.last_error or "the server does not answer"
+            self.query_one("#service-error", Static).update(error)
+        elif self.status is not None:
+            self._show(self.status, self.config_info)
 
-    def action_refresh_data(self) -> None:
-        """Reload the status and configuration."""
-        self.load()
+    def refresh_data(self) -> None:
+        """Ask the poller for a fresh status now; the configuration follows it."""
+        self._poll_now()
 
-    def load(self) -> None:
-        """Fetch the service status (and ``/kms/config`` when running) in a worker."""
-        self._load()
+    @work(exclusive=True, group="service-poll", exit_on_error=False)
+    async def _poll_now(self) -> None:
+        await self._fresh_status()
 
-    @work(exclusive=True, group="service-load", exit_on_error=False)
-    async def _load(self) -> None:
+    async def _fresh_status(self) -> None:
+        """After a change: the poller's next round, then the configuration that goes with it."""
+        await self.kms_app.poller.poll_now()
+        self._load_config()
+
+    @work(exclusive=True, group="service-config", exit_on_error=False)
+    async def _load_config(self) -> None:
+        """Fetch ``/kms/config`` while the service runs (the summary rows need it)."""
+        status = self.status
+        if status is None or status.state is not ServiceState.RUNNING:
+            return
         try:
             admin = await self.ctx.admin()
-            status = await admin.service_status()
-        except KmsError as err:
-            self.load_error = err.message
-            self._show_unreachable(err)
-            return
-        config: KmsConfigInfo | None = None
-        if status.state == ServiceState.RUNNING:
-            try:
-                config = await admin.get_config()
-            except KmsError:
-                config = None  # stopped between the two calls; the next refresh catches up
-        self.load_error = None
-        self._show(status, config)
-
-    def _show_unreachable(self, err: KmsError) -> None:
-        badge = self.query_one("#service-badge", Static)
-        badge.update("Unreachable")
-        badge.set_classes("-unknown")
-        self.query_one("#service-detail", Static).update("")
-        self.query_one("#service-error", Static).update(err.message)
+            config = await admin.get_config()
+        except KmsError:
+            return  # stopped between the poll and this call; the next status change catches up
+        if self.status is status:
+            self._show(status, config)
 
     def _show(self, status: ServiceStatus, config: KmsConfigInfo | None) -> None:
         self.status = status
         self.config_info = config
-        if hasattr(self.app, "service_status"):
-            self.app.service_status = status  # the header shows the state too
         badge = self.query_one("#service-badge", Static)
         badge.update(str(status.state))
         badge.set_classes(
@@ -205,7 +196,7 @@ class ServiceScreen(KmsScreen):
             table.clear()
             for setting, value in rows or [("configuration", "none yet: press c to configure")]:
                 table.add_row(setting, value)
-        self._update_controls()
+        self.refresh_bindings()
 
     @property
     def badge_text(self) -> str:
@@ -214,74 +205,61 @@ class ServiceScreen(KmsScreen):
 
     # --- controls --------------------------------------------------------------------------
 
-    def _state_problem(self, action: str) -> str | None:
-        """Why ``action`` makes no sense in the current state, or None."""
+    def disabled_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot run now (read-only session, or the service's state), or None."""
+        if action not in _CONTROLS:
+            return None
+        if self.ctx.read_only:
+            return f"read-only session: {_CONTROLS[action]} is disabled"
+        if action == "configure":
+            return None
         state = self.status.state if self.status is not None else None
         if state is None:
             return "the service status is not known yet"
-        if action in ("start",) and state == ServiceState.RUNNING:
+        if action == "start" and state is ServiceState.RUNNING:
             return "the service is already running"
-        if action == "start" and state == ServiceState.NOT_CONFIGURED:
+        if action == "start" and state is ServiceState.NOT_CONFIGURED:
             return "configure the service first"
-        if action in ("stop", "restart", "clear_cache") and state != ServiceState.RUNNING:
+        if action in ("stop", "restart", "clear_cache") and state is not ServiceState.RUNNING:
             return "the service is not running"
         return None
 
-    def _update_controls(self) -> None:
-        for action, button_id, label in _CONTROLS:
-            button = self.query_one(f"#service-{button_id}", Button)
-            if self.ctx.read_only:
-                reason: str | None = f"read-only session: {label.lower()} is disabled"
-            else:
-                reason = None if action == "configure" else self._state_problem(action)
-            button.disabled = reason is not None
-            button.tooltip = reason
-        self.refresh_bindings()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {name for name, _, _ in _CONTROLS} and self.ctx.read_only:
-            return None
-        return True
+        """The footer greys what cannot run now; pressing it still says why."""
+        return None if self.disabled_reason(action) is not None else True
 
-    @on(Button.Pressed)
-    def _button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        for action, button_id, _ in _CONTROLS:
-            if event.button.id == f"service-{button_id}":
-                getattr(self, f"action_{action}")()
-
-    def _allowed(self, action: str, label: str) -> bool:
-        if not self.writable(label):
+    def _allowed(self, action: str) -> bool:
+        if not self.writable(_CONTROLS[action]):
             return False
-        problem = self._state_problem(action)
+        problem = self.disabled_reason(action)
         if problem is not None:
-            self.notify(f"{label}: {problem}", severity="warning")
+            self.notify(f"{_CONTROLS[action]}: {problem}", severity="warning")
             return False
         return True
 
     def action_configure(self) -> None:
         """Open the configure/reconfigure form."""
-        if self.writable("configure"):
+        if self._allowed("configure"):
             self._configure()
 
     def action_start(self) -> None:
         """Start the configured service."""
-        if self._allowed("start", "start"):
+        if self._allowed("start"):
             self._start(force=False)
 
     def action_restart(self) -> None:
         """Restart the running service (``start`` with ``force``)."""
-        if self._allowed("restart", "restart"):
+        if self._allowed("restart"):
             self._start(force=True)
 
     def action_stop(self) -> None:
         """Stop the service, after a confirmation."""
-        if self._allowed("stop", "stop"):
+        if self._allowed("stop"):
             self._stop()
 
     def action_clear_cache(self) -> None:
         """Drop cached key metadata, after a confirmation."""
-        if self._allowed("clear_cache", "clear cache"):
+        if self._allowed("clear_cache"):
             self._clear_cache()
 
     # --- workers ---------------------------------------------------------------------------
@@ -290,7 +268,7 @@ class ServiceScreen(KmsScreen):
     async def _configure(self) -> None:
         accepted = await self.app.push_screen_wait(ConfigureDialog(self.status, self._send_config))
         if accepted:
-            self.load()
+            await self._fresh_status()
 
     async def _send_config(self, config: BackendConfig, reconfigure: bool) -> str:
         """Send the form's config; refusals are reported and re-raised so the form stays."""
@@ -316,7 +294,7 @@ class ServiceScreen(KmsScreen):
             self.report_error(action, "KMS service", err)
         else:
             self.report_done(action, "KMS service", result.message)
-        self.load()
+        await self._fresh_status()
 
     @work(exclusive=True, group="service-control", exit_on_error=False)
     async def _stop(self) -> None:
@@ -336,7 +314,7 @@ class ServiceScreen(KmsScreen):
             self.report_error("stop", "KMS service", err)
         else:
             self.report_done("stop", "KMS service", result.message)
-        self.load()
+        await self._fresh_status()
 
     @work(exclusive=True, group="service-control", exit_on_error=False)
     async def _clear_cache(self) -> None:

@@ -1,7 +1,9 @@
-"""Live stats (`5`): polls ``/kms/status`` while visible and charts the cache counters.
+"""Live stats (`5`): charts the cache counters of every ``/kms/status`` poll.
 
-Built to stay open for hours: polling stops whenever the screen is hidden, every history is a
-bounded deque, and a widget is only touched when the text or points it shows actually change.
+The app's status poller does the polling (every ``poll_interval_seconds``, for the header too);
+this screen renders each round it completes (``app.last_poll``). Built to stay open for hours:
+nothing is drawn while the screen is hidden or paused, every history is a bounded deque, and a
+widget is only touched when the text or points it shows actually change.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import ClusterConfig, KmsStatus
+from kms_tui.api.service_models import ClusterConfig, KmsStatus
+from kms_tui.api.wire import ServiceState
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
+from kms_tui.tui.poller import PollRound
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.metric import DEFAULT_HISTORY, MetricView
@@ -50,12 +53,8 @@ class StatsScreen(KmsScreen):
     """Cache counters, hit ratio and poll latency with their recent history; cluster config."""
 
     CSS_PATH = style_path("stats.tcss")
-    HINT_ACTIONS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("toggle_pause", "pause"),
-        ("clear_cache", "clear cache"),
-        ("refresh_data", "poll now"),
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh_data", "Poll now", id="screen.refresh"),
         Binding("x", "clear_cache", "Clear cache", id="stats.clear_cache"),
         Binding("p", "toggle_pause", "Pause/resume", id="stats.pause"),
     ]
@@ -63,17 +62,16 @@ class StatsScreen(KmsScreen):
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         super().__init__()
         self.history_points = history
-        self.poll_count = 0  # polls started; tests read it to see polling pause when hidden
+        self.rounds_shown = 0  # poll rounds drawn; tests read it to see drawing pause
         self.last_status: KmsStatus | None = None
         self.last_success: datetime | None = None
         self.last_error: str | None = None
         self.paused_by_user = False
-        self._timer: Timer | None = None
         self._visible = False
         self._previous_counts: dict[str, int] = {}
         self._shown: dict[str, str] = {}
         self._shown_cluster: ClusterConfig | None = None
-        self._failing = False
+        self._drawn_round = 0
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -94,15 +92,15 @@ class StatsScreen(KmsScreen):
     def on_mount(self) -> None:
         table = self.query_one("#stats-nodes", DataTable)
         table.add_columns("host", "config fingerprint", "error")
-        self._timer = self.set_interval(self.interval, self._tick, pause=True)
         self._show_poll_state()
-        if hasattr(self.app, "context_generation"):
-            self.watch(self.app, "context_generation", self._context_switched, init=False)
+        self.watch(self.kms_app, "last_poll", self._round_completed, init=False)
+        self.watch(self.kms_app, "context_generation", self._context_switched, init=False)
 
     def _context_switched(self, generation: int) -> None:
         """Another profile: history of the old server means nothing for the new one."""
         self._previous_counts.clear()
         self._shown_cluster = None
+        self._drawn_round = 0
         self.last_status = None
         self.last_error = None
         for metric in self.query(MetricView):
@@ -110,34 +108,23 @@ class StatsScreen(KmsScreen):
 
     @property
     def interval(self) -> float:
-        """Seconds between polls, from the settings (2 s by default)."""
+        """Seconds between the poller's rounds, from the settings (2 s by default)."""
         return float(self.ctx.settings.poll_interval_seconds)
 
     @property
-    def polling(self) -> bool:
-        """Whether the timer is running (visible and not paused by the user)."""
+    def drawing(self) -> bool:
+        """Whether poll rounds are drawn (visible and not paused by the user)."""
         return self._visible and not self.paused_by_user
 
     # --- visibility ------------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
         self._visible = True
-        self._sync_timer(poll_now=True)
+        self._show_poll_state()
+        self._draw_latest()
 
     def on_screen_suspend(self) -> None:
         self._visible = False
-        self._sync_timer(poll_now=False)
-
-    def _sync_timer(self, *, poll_now: bool) -> None:
-        if self._timer is None:
-            return
-        if self.polling:
-            self._timer.reset()
-            self._timer.resume()
-            if poll_now:
-                self.poll()
-        else:
-            self._timer.pause()
         self._show_poll_state()
 
     def _show_poll_state(self) -> None:
@@ -149,20 +136,34 @@ class StatsScreen(KmsScreen):
             state = "paused while hidden"
         self._set_text("#stats-poll-state", f"Live stats · /kms/status · {state}")
 
-    def _tick(self) -> None:
-        if self.polling:
-            self.poll()
+    def _round_completed(self, round_: PollRound | None) -> None:
+        if round_ is not None and self.drawing:
+            self._show_round(round_)
+
+    def _draw_latest(self) -> None:
+        """Catch up with the poller's newest round (after being hidden or paused)."""
+        round_ = self.kms_app.last_poll
+        if round_ is not None and self.drawing:
+            self._show_round(round_)
 
     # --- actions ---------------------------------------------------------------------------
 
-    def action_refresh_data(self) -> None:
-        """Poll now, even when paused."""
-        self.poll()
+    def refresh_data(self) -> None:
+        """Poll now, even when paused (the poller polls; this screen draws the round)."""
+        self._poll_now()
+
+    @work(exclusive=True, group="stats-poll-now", exit_on_error=False)
+    async def _poll_now(self) -> None:
+        await self.kms_app.poller.poll_now()
+        round_ = self.kms_app.last_poll
+        if round_ is not None and not self.drawing:
+            self._show_round(round_)  # shown even while paused: the user asked for it
 
     def action_toggle_pause(self) -> None:
-        """Stop or restart the timer without leaving the screen."""
+        """Stop or restart drawing without leaving the screen."""
         self.paused_by_user = not self.paused_by_user
-        self._sync_timer(poll_now=not self.paused_by_user)
+        self._show_poll_state()
+        self._draw_latest()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_cache" and self.ctx.read_only:
@@ -194,47 +195,44 @@ class StatsScreen(KmsScreen):
             self.report_error("clear cache", None, err)
             return
         self.report_done("clear cache", None, result.message or "cache cleared")
-        self.poll()
+        self.refresh_data()
 
-    # --- polling ---------------------------------------------------------------------------
+    # --- drawing a round -------------------------------------------------------------------
 
-    def poll(self) -> None:
-        """Fetch ``/kms/status`` once in a worker (a poll still running is replaced)."""
-        self.poll_count += 1
-        self._poll()
-
-    @work(exclusive=True, group="stats-poll", exit_on_error=False)
-    async def _poll(self) -> None:
-        started = self.ctx.timer()
-        try:
-            admin = await self.ctx.admin()
-            status = await admin.status()
-        except KmsError as err:
-            self._show_failure(err)
+    def _show_round(self, round_: PollRound) -> None:
+        if round_.number == self._drawn_round:
+            return  # already drawn (a resume or a poll-now after the timer's round)
+        self._drawn_round = round_.number
+        self.rounds_shown += 1
+        if round_.kms_status is not None and round_.latency_ms is not None:
+            self._show_status(round_.kms_status, round_.latency_ms, round_.at)
             return
-        latency_ms = (self.ctx.timer() - started) * 1000.0
-        self._show_status(status, latency_ms)
+        if round_.error is not None:
+            self._show_failure(round_.error, round_.at)
+            return
+        self.last_status = None
+        running = (
+            round_.service_status is not None
+            and round_.service_status.state is ServiceState.RUNNING
+        )
+        self._set_text(
+            "#stats-backend", "backend: no status" if running else "backend: the KMS is not running"
+        )
 
-    def _show_failure(self, err: KmsError) -> None:
+    def _show_failure(self, err: KmsError, at: datetime) -> None:
+        # The poller has notified and logged it (once per cause); this screen only shows it.
         parts = [err.message]
         if err.status is not None:
             parts.append(f"HTTP {err.status}")
         if err.request_id:
             parts.append(f"request id {err.request_id}")
         self.last_error = " · ".join(parts)
-        self._set_text(
-            "#stats-last-error", f"last error: {_time_text(self.ctx.clock())} {self.last_error}"
-        )
+        self._set_text("#stats-last-error", f"last error: {_time_text(at)} {self.last_error}")
         self._set_text("#stats-backend", "backend: unreachable or not running")
-        if not self._failing:
-            # Once per outage: a failing poll every 2 s must not flood the log or the screen.
-            self._failing = True
-            self.report_error("poll /kms/status", None, err)
 
-    def _show_status(self, status: KmsStatus, latency_ms: float) -> None:
-        self._failing = False
+    def _show_status(self, status: KmsStatus, latency_ms: float, at: datetime) -> None:
         self.last_status = status
-        self.last_success = self.ctx.clock()
+        self.last_success = at
         self._set_text("#stats-last-poll", f"last successful poll: {_time_text(self.last_success)}")
         stats = status.cache_stats
         if stats is not None:

@@ -14,21 +14,20 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, Label, Static
 
-from kms_tui.api.models import (
+from kms_tui.api.service_models import (
     ConfigSummary,
     LocalBackendSummary,
     VaultKv2BackendSummary,
     VaultTransitBackendSummary,
 )
-from kms_tui.tui.dialogs.configure_rules import FormValues, build_config, frozen_local_dev_flag
+from kms_tui.tui.dialogs.configure_rules import frozen_local_dev_flag
 
 __all__ = [
+    "AUTH_METHODS",
     "BACKENDS",
     "FIELDS",
     "FieldRow",
     "FieldSpec",
-    "FormValues",
-    "build_config",
     "field_dom_id",
     "group_visible",
     "prefill",
@@ -87,7 +86,6 @@ FIELDS: tuple[FieldSpec, ...] = (
         "allow_insecure_dev_defaults", "Allow insecure development defaults", "bool", "common"
     ),
 )
-_SPECS = {spec.name: spec for spec in FIELDS}
 
 
 def field_dom_id(name: str) -> str:
@@ -199,8 +197,3 @@ class FieldRow(Vertical):
         if not self.has_class("-invalid"):
             return None
         return str(self.query_one(".field-problem", Static).content)
-
-
-def spec_for(name: str) -> FieldSpec | None:
-    """The field spec of a request field name, if the form has that field."""
-    return _SPECS.get(name)

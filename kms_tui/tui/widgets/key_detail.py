@@ -73,7 +73,7 @@ class KeyDetail(Static):
             return
         grid = self._grid()
         grid.add_row("id", row.key_id)
-        grid.add_row("state", row.state)
+        grid.add_row("state", row.state.value)
         grid.add_row("description", row.description or "—")
         grid.add_row("created", format_date(row.created))
         grid.add_row("tags", row.tags_text or "—")

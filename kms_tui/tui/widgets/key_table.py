@@ -22,19 +22,15 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kms_tui.api.models import KeyInfo, KeyMetadata, KeyStatus
+from kms_tui.api.models import KeyInfo, KeyMetadata
+from kms_tui.api.wire import KeyState
 from kms_tui.tui.formatting import format_countdown, format_date, format_tags
+from kms_tui.tui.key_usability import UNREADABLE, ShownState, key_state_of, unusable_reason
 
 __all__ = ["COLUMNS", "KeyRow", "KeyTable"]
 
-DAMAGED_STATE = "Unreadable"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_TAGS: Mapping[str, str] = MappingProxyType({})
-
-
-def _display_state(status: str) -> str:
-    """Listings say Active where describe says Enabled; show one word for one state."""
-    return "Enabled" if status == KeyStatus.ACTIVE.value else status
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -47,11 +43,10 @@ class KeyRow:
 
     key_id: str
     description: str
-    state: str
+    state: ShownState
     created: datetime | None
     deletion_date: datetime | None
     tags: Mapping[str, str]
-    damaged: bool = False
     tags_text: str = field(init=False, default="")
     search_text: str = field(init=False, default="")
 
@@ -62,16 +57,21 @@ class KeyRow:
             self, "search_text", f"{self.key_id}\n{self.description}\n{tags_text}".lower()
         )
 
+    @property
+    def damaged(self) -> bool:
+        """The server listed this key but could not read its record."""
+        return self.state is UNREADABLE
+
     @classmethod
     def from_info(cls, info: KeyInfo, deletion_date: datetime | None = None) -> KeyRow:
         """A row from a listing item (listings carry no deletion date; pass one if known)."""
-        state = _display_state(info.status.value)
+        state = key_state_of(info.status)
         return cls(
             key_id=info.key_id,
             description=info.description or "",
             state=state,
             created=info.created_at,
-            deletion_date=deletion_date if state == "PendingDeletion" else None,
+            deletion_date=deletion_date if state is KeyState.PENDING_DELETION else None,
             tags=info.tags,
         )
 
@@ -81,7 +81,7 @@ class KeyRow:
         return cls(
             key_id=metadata.key_id,
             description=metadata.description or "",
-            state=metadata.key_state.value,
+            state=metadata.key_state,
             created=metadata.creation_date,
             deletion_date=metadata.deletion_date,
             tags=metadata.tags,
@@ -93,11 +93,10 @@ class KeyRow:
         return cls(
             key_id=key_id,
             description="(the server could not read this key)",
-            state=DAMAGED_STATE,
+            state=UNREADABLE,
             created=None,
             deletion_date=None,
             tags=_NO_TAGS,
-            damaged=True,
         )
 
 
@@ -486,7 +485,7 @@ class KeyTable(ScrollView, can_focus=True):
         return [
             row.key_id,
             row.description,
-            row.state,
+            row.state.value,
             format_date(row.created),
             deletion,
             row.tags_text,
@@ -524,15 +523,16 @@ class KeyTable(ScrollView, can_focus=True):
         return Strip([Segment(text, style)]).crop_extend(0, width, style)
 
     def _row_style(self, row: KeyRow) -> Style:
+        """Unreadable, marked, pending deletion, otherwise unusable (muted), usable (plain)."""
         if row.damaged:
             return self.get_component_rich_style("key-table--damaged")
         if row.key_id in self._marked:
             return self.get_component_rich_style("key-table--marked")
-        if row.state == "PendingDeletion":
+        if unusable_reason(row.state) is None:
+            return Style()
+        if row.state is KeyState.PENDING_DELETION:
             return self.get_component_rich_style("key-table--pending")
-        if row.state == "Disabled":
-            return self.get_component_rich_style("key-table--disabled")
-        return Style()
+        return self.get_component_rich_style("key-table--disabled")
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(0, len(self._visible) + 1)

@@ -11,11 +11,11 @@ from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.api.errors import KmsConnectionError
+from kms_tui.bootstrap import bootstrap_embedded
 from kms_tui.embedded.child import EmbeddedProcess, EmbeddedProcessError
 from kms_tui.settings import EMBEDDED_NAME, Connection, Settings, resolve_connection
 from kms_tui.tui.activity import ActivityLog
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.bootstrap import bootstrap_embedded
 from kms_tui.tui.context import AppContext
 
 __all__ = ["build_app", "build_context", "connect", "make_clients"]
@@ -80,8 +80,9 @@ async def connect(
     if not connection.is_embedded or context.is_ready:
         return
     base = embedded_base if embedded_base is not None else paths.data_dir()
+    server_dir = base / "server" if embedded_base is not None else paths.server_data_dir()
     server = process or EmbeddedProcess(
-        base / "server", access_key=connection.access_key, secret_key=connection.secret_key
+        server_dir, access_key=connection.access_key, secret_key=connection.secret_key
     )
     context.add_cleanup(server.stop)
     try:

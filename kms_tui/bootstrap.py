@@ -23,7 +23,7 @@ from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.backends import LocalConfig
 from kms_tui.api.errors import KmsError
-from kms_tui.api.models import ServiceState
+from kms_tui.api.wire import ServiceState
 
 __all__ = [
     "MASTER_KEY_FILE_NAME",
