@@ -5,7 +5,7 @@
     python -m benchmarks --only startup --only live --rounds 3
     python -m benchmarks --json /tmp/run.json --profile
 
-Cases: startup, load, table, memory, client, datakeys, live. Data sets are seeded once per run
+Cases: startup, load, table, memory, client, datakeys, s3, live. Data sets are seeded once per run
 in a fresh temporary directory (removed at the end unless ``--keep``).
 """
 
@@ -27,10 +27,11 @@ from typing import Any
 from benchmarks.console_cases import ConsoleRunner, LiveSettings
 from benchmarks.dataset import DataSet
 from benchmarks.report import Row, Target, render_markdown, render_table, write_json
+from benchmarks.s3_cases import s3_rows
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
-CASES = ("startup", "load", "table", "memory", "client", "datakeys", "live")
+CASES = ("startup", "load", "table", "memory", "client", "datakeys", "s3", "live")
 _NEEDS_LARGE = {"load", "table", "memory"}
 _NEEDS_SMALL = {"startup", "client", "datakeys", "live"}
 
@@ -47,6 +48,8 @@ class Plan:
     client_block: int = 50
     client_blocks: int = 4
     datakey_requests: int = 400
+    s3_heads: int = 2_000  # HEADs per variant per round (a quarter for one-at-a-time ones)
+    s3_in_flight: int = 16
 
 
 QUICK = Plan(
@@ -57,6 +60,7 @@ QUICK = Plan(
     client_block=20,
     client_blocks=2,
     datakey_requests=100,
+    s3_heads=300,
 )
 
 
@@ -143,6 +147,7 @@ class Harness:
             ("startup", self.console.startup),
             ("client", self._client),
             ("datakeys", self._datakeys),
+            ("s3", self._s3),
             ("load", self._load),
             ("table+memory", self._large_console),
             ("live", lambda: self.console.live(self.plan.live)),
@@ -222,6 +227,23 @@ class Harness:
                 Target.report_only("report the ratio"),
             )
         ]
+
+    def _s3(self) -> list[Row]:
+        """Client CPU per S3 HEAD, chosen transport vs botocore in threads (its own processes)."""
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.s3_cases",
+            f"--rounds={self.plan.rounds}",
+            f"--heads={self.plan.s3_heads}",
+            f"--in-flight={self.plan.s3_in_flight}",
+        ]
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"s3 worker failed ({done.returncode}): {done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        self.details["s3"] = result
+        return s3_rows(result)
 
     def _load(self) -> list[Row]:
         result = self._inproc("load", self.large, self.plan.heavy_rounds)

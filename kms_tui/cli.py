@@ -1,17 +1,38 @@
-"""Command-line parsing: run the console (default) or ``serve`` the embedded KMS server."""
+"""Command-line parsing: run the console (default), ``serve`` the embedded KMS server, or run
+one scripting command (``status``, ``doctor``, ``keys``, ``buckets``, ``backup``; see
+:mod:`kms_tui.commands`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from kms_tui import __version__
+from kms_tui.commands.parser import COMMAND_NAMES, add_commands
+
+
+class UsageError(Exception):
+    """Bad arguments: reported on one line (and as JSON with ``--json``), exit 2."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of the usage block (sub-parsers inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for ``kms-tui`` and its ``serve`` subcommand."""
-    parser = argparse.ArgumentParser(
+    """The argument parser for ``kms-tui``, its ``serve`` subcommand and the commands."""
+    parser = _Parser(
         prog="kms-tui",
         description="Keyboard-driven console for the RustFS Key Management Service.",
     )
@@ -32,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="config file (default: KMS_TUI_CONFIG or the platform config directory)",
     )
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
         help="run the embedded RustFS-compatible KMS server in the foreground",
@@ -52,12 +73,37 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept force_immediate key deletion (with confirm_key_id)",
     )
+    serve.add_argument(
+        "--max-object-size",
+        metavar="SIZE",
+        default=None,
+        help="largest object a PutObject may store: bytes, or with K, M, G, T (binary units);"
+        " larger ones are refused with EntityTooLarge (default 5GiB)",
+    )
+    add_commands(sub)
     return parser
+
+
+def _usage_error(err: UsageError, argv: list[str]) -> int:
+    """One line on stderr; with ``--json``/``--ndjson`` also the JSON error document."""
+    if "--json" in argv or "--ndjson" in argv:
+        error = {"code": "UsageError", "message": err.message, "status": None, "request_id": None}
+        sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+        sys.stdout.flush()
+    sys.stderr.write(f"{err.prog}: error: {err.message} (see `{err.prog} --help`)\n")
+    return 2
 
 
 def run(argv: list[str]) -> int:
     """Parse ``argv`` and run the chosen command; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        return _usage_error(err, argv)
+    if args.command in COMMAND_NAMES:
+        from kms_tui.commands.runner import run_command
+
+        return run_command(args)
     if args.command == "serve":
         from kms_tui.embedded.server import run_serve
 
@@ -68,6 +114,7 @@ def run(argv: list[str]) -> int:
             access_key=args.access_key,
             secret_key=args.secret_key,
             allow_immediate_deletion=args.allow_immediate_deletion,
+            max_object_size=args.max_object_size,
         )
     return run_console(args)
 

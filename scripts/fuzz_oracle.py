@@ -4,10 +4,14 @@ Used by ``scripts/fuzz_server.py`` and by every fuzz test in the suite; there is
 
 Routes come from the server's own tables, read when asked (so a route added there is covered at
 once): ``admin_routes.ROUTES`` for the admin API, ``s3_routes._BUCKET_ROUTES`` for the bucket
-operations, plus the two routes the dispatchers match in code rather than in a table (describe,
+operations (ListObjectsV2 included), ``s3_routes._OBJECT_ROUTES`` for the object operations,
+plus the two routes the dispatchers match in code rather than in a table (describe,
 ``GET /kms/keys/{key_id}``, in ``handle_admin``; ListBuckets, ``GET /``, in ``s3_routes``).
 A request is matched against them the way the server matches it (decoded path, the admin
-prefixes, the S3 sub-resources) by :func:`target`.
+prefixes) by :func:`target`; an S3 request by the server's own matcher,
+``s3_routes.match_route`` (selecting query names, and for a PUT of an object the headers that
+make it another operation: ``x-amz-copy-source``, SSE-C, unsupported ``STREAMING-*``), so
+CopyObject, multipart uploads and SSE-C PUTs are unrouted and their 501 is documented.
 
 A 5xx passes only when its status, route and body match one documented answer (reference §3, §5,
 §6, §9); anything else is an undocumented 5xx. In particular a 501 ``NotImplemented`` is
@@ -26,7 +30,7 @@ import inspect
 import json
 import pkgutil
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 from xml.etree import ElementTree
@@ -41,6 +45,7 @@ INTERNAL_ERROR = "We encountered an internal error. Please try again."
 NOT_IMPLEMENTED = re.compile(r"<Code>NotImplemented</Code>")
 DESCRIBE_PATH = "/kms/keys/{key_id}"
 BUCKET_PATH = "/{bucket}"
+OBJECT_PATH = "/{bucket}/{key}"
 # Routes that are routed but can never answer 2xx on the Local backend (CAPABILITIES_LOCAL).
 NEVER_2XX_ON_LOCAL = frozenset({"POST /kms/keys/rotate"})
 
@@ -51,7 +56,7 @@ class Route:
 
     family: str  # "admin" (path relative to /rustfs/admin/v3) or "s3"
     method: str
-    path: str  # "/kms/keys/tag", DESCRIBE_PATH; for S3 "/" or BUCKET_PATH
+    path: str  # "/kms/keys/tag", DESCRIBE_PATH; for S3 "/", BUCKET_PATH or OBJECT_PATH
     subresources: tuple[str, ...] = ()  # S3 only: the query names that select the operation
 
     @property
@@ -71,6 +76,10 @@ def routed() -> tuple[Route, ...]:
         Route("s3", method, BUCKET_PATH, tuple(sorted(names)))
         for method, names in s3_routes._BUCKET_ROUTES
     ]
+    s3 += [
+        Route("s3", method, OBJECT_PATH, tuple(sorted(names)))
+        for method, names in s3_routes._OBJECT_ROUTES
+    ]
     return tuple(admin + s3)
 
 
@@ -88,8 +97,13 @@ class Target:
     route: Route | None  # None: the server routes this (method, path) nowhere
 
 
-def target(method: str, raw_path: str, raw_query: str = "") -> Target:
-    """Match a request (path as sent, percent-encoded) against the route tables."""
+def target(
+    method: str,
+    raw_path: str,
+    raw_query: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+) -> Target:
+    """Match a request (path as sent, percent-encoded; headers lower-case) to the route tables."""
     method = method.upper()
     path = unquote(raw_path)
     for prefix in PREFIXES:
@@ -99,7 +113,7 @@ def target(method: str, raw_path: str, raw_query: str = "") -> Target:
             return Target("admin", relative, _admin_route(method, relative, raw_relative))
     if any(path == root or path.startswith(root + "/") for root in _ADMIN_ROOTS):
         return Target("admin-other", path, None)
-    return Target("s3", path, _s3_route(method, path, raw_query))
+    return Target("s3", path, _s3_route(method, path, raw_query, headers))
 
 
 def _admin_route(method: str, path: str, raw_path: str) -> Route | None:
@@ -112,17 +126,15 @@ def _admin_route(method: str, path: str, raw_path: str) -> Route | None:
     return None
 
 
-def _s3_route(method: str, path: str, raw_query: str) -> Route | None:
-    rest = path[1:] if path.startswith("/") else path
-    if not rest:
-        return Route("s3", "GET", "/") if method == "GET" else None
-    if "/" in rest:
-        return None  # an object key: this server holds no objects
-    names = frozenset(name for name, _ in parse_qsl(raw_query, keep_blank_values=True))
-    names -= s3_routes._IGNORED_QUERY
-    if (method, names) in s3_routes._BUCKET_ROUTES:
-        return Route("s3", method, BUCKET_PATH, tuple(sorted(names)))
-    return None
+def _s3_route(
+    method: str, path: str, raw_query: str, headers: Iterable[tuple[str, str]]
+) -> Route | None:
+    names = [name for name, _ in parse_qsl(raw_query, keep_blank_values=True)]
+    matched = s3_routes.match_route(method, path, names, headers)
+    if matched is None:
+        return None
+    pattern = {"root": "/", "bucket": BUCKET_PATH, "object": OBJECT_PATH}[matched.scope]
+    return Route("s3", matched.method, pattern, tuple(sorted(matched.selectors)))
 
 
 # ----------------------------------------------------------------------------- documented 5xx
@@ -142,11 +154,15 @@ def _unrouted(m: str, r: Route | None) -> bool:
     return r is None
 
 
+def _object(*methods: str) -> RouteTest:
+    return lambda m, r: r is not None and r.path == OBJECT_PATH and r.method in methods
+
+
 # (status, what the reference documents, route test, body pattern)
 DOCUMENTED_5XX: tuple[tuple[int, str, RouteTest, re.Pattern[str]], ...] = (
     (
         501,
-        "a (method, route) the server does not route, or an S3 object: XML NotImplemented",
+        "a (method, route) the server does not route (multipart, CopyObject): NotImplemented",
         _unrouted,
         NOT_IMPLEMENTED,
     ),
@@ -230,23 +246,57 @@ DOCUMENTED_5XX: tuple[tuple[int, str, RouteTest, re.Pattern[str]], ...] = (
         lambda m, r: r is not None and r.label == "PUT S3 /{bucket}?encryption",
         re.compile(r"<Message>KMS (service not initialized|default key not configured)</Message>"),
     ),
+    (
+        503,
+        "PutObject or GetObject of an encrypted object with the KMS stopped or not configured",
+        _object("PUT", "GET"),
+        re.compile(
+            r"<Code>ServiceUnavailable</Code><Message>The service is unavailable\. Please retry\."
+        ),
+    ),
+    (
+        500,
+        "PutObject under a disabled or pending-deletion key (RustFS's generic InternalError)",
+        _object("PUT"),
+        re.compile(
+            r"<Code>InternalError</Code><Message>We encountered an internal error, please try "
+            r"again\.</Message>"
+        ),
+    ),
+    (
+        500,
+        "GetObject whose KMS key no longer exists or cannot unwrap its data key",
+        _object("GET"),
+        re.compile(r"<Code>InternalError</Code><Message>The object's (KMS key|data key) "),
+    ),
 )
 
 
 def documented_5xx(
-    method: str, raw_path: str, raw_query: str, status: int, text: str
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    status: int,
+    text: str,
+    headers: Iterable[tuple[str, str]] = (),
 ) -> str | None:
     """Which documented answer this 5xx is, or None when the reference has no such answer."""
-    route = target(method, raw_path, raw_query).route
+    route = target(method, raw_path, raw_query, headers).route
     for allowed, why, route_test, pattern in DOCUMENTED_5XX:
         if status == allowed and route_test(method.upper(), route) and pattern.search(text):
             return why
     return None
 
 
-def off_table(method: str, raw_path: str, raw_query: str, status: int) -> bool:
+def off_table(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    status: int,
+    headers: Iterable[tuple[str, str]] = (),
+) -> bool:
     """A 2xx on a request no table routes: the tables here no longer describe the server."""
-    return 200 <= status < 300 and target(method, raw_path, raw_query).route is None
+    return 200 <= status < 300 and target(method, raw_path, raw_query, headers).route is None
 
 
 # ----------------------------------------------------------------------------- crashes, shape

@@ -2,11 +2,11 @@
 
 The schedule is a round-robin over slots: one per route the server has (``fuzz_oracle.routed()``,
 read from the server's own route tables) and a few off-table slots (a routed path with a method
-it does not take, a bent path, an odd prefix, an S3 object or unknown sub-resource). Request
-``i`` goes to slot ``i % len(slots)``, so in ``n`` requests every route is sent ``n // len(slots)``
-times or once more, by construction. Every fourth pass over the slots (the first included) is
-clean: each route gets a well-formed request in the state it needs, so each route that can answer
-2xx does. The other passes bend everything.
+it does not take, a bent path, an odd prefix, an object or bucket sub-resource the server does
+not serve). Request ``i`` goes to slot ``i % len(slots)``, so in ``n`` requests every route is
+sent ``n // len(slots)`` times or once more, by construction. Every fourth pass over the slots
+(the first included) is clean: each route gets a well-formed request in the state it needs, so
+each route that can answer 2xx does. The other passes bend everything.
 
 Only the parts of a request are random, drawn from one ``random.Random(seed)``: service state,
 transport, auth, query, headers, and the body: the route's own shape, that shape broken one way
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from scripts.fuzz_oracle import BUCKET_PATH, DESCRIBE_PATH, PREFIXES, Route, routed
+from scripts.fuzz_oracle import BUCKET_PATH, DESCRIBE_PATH, OBJECT_PATH, PREFIXES, Route, routed
 
 MASTER_KEY = "fuzz master key passphrase"
 STATES = ("NotConfigured", "Configured", "Running")
@@ -37,6 +37,8 @@ POOL_KEYS = ("fz-alpha", "fz-beta", "fz-gamma")
 PENDING_KEY = "fz-pending"  # kept PendingDeletion for a clean cancel-deletion
 POOL_BUCKETS = ("fz-bucket", "fz-other")
 DOOMED_BUCKET = "fz-doomed"  # kept present for a clean DeleteBucket
+OBJECT_KEY = "fz-object"  # kept present in the pool buckets for a clean GetObject/HeadObject
+SSE_S3_KEY = "default"  # SSE-S3 is keyed by the KMS default key, else a key named "default"
 ODD_BUCKETS = ("no-such-bucket", "Bad_Name", "a", "x" * 70, "xn--punycode", "192.168.1.1", "b..c")
 ODD_IDS = ("", ".", "..", "a/b", "a\\b", "nul\x00x", "ключ", "🔑", "x" * 300, "name", "%2F", " s ",
            "lone\ud800", "\udfff")  # fmt: skip
@@ -276,6 +278,35 @@ def _clean_key_query(rng: Rng) -> list[tuple[str, str | None]]:
     return [(rng.choice(["keyId", "key-id", "key"]), rng.choice(POOL_KEYS))]
 
 
+def _list_query(rng: Rng, clean: bool) -> list[tuple[str, str | None]]:
+    """ListObjectsV2: list-type=2 and some of its parameters, sound or (unless clean) not."""
+    if clean:
+        pairs: list[tuple[str, str | None]] = [("list-type", "2")]
+        if rng.randrange(2):
+            pairs.append(("max-keys", rng.choice(["1", "2", "1000", "5000"])))
+        if rng.randrange(2):
+            pairs += [("prefix", "fz"), ("delimiter", "/")]
+        return pairs
+    pairs = [("list-type", rng.choice(["2", "2", "2", "1", "", None]))]
+    for name in rng.sample(sorted(LIST_VALUES), rng.randint(0, 3)):
+        pairs.append((name, LIST_VALUES[name](rng)))
+    return pairs
+
+
+LIST_VALUES: dict[str, Callable[[Rng], str]] = {
+    "max-keys": lambda r: r.choice(["-1", "abc", "0", "1", "1001", "99999999999999999999", ""]),
+    "continuation-token": lambda r: r.choice(
+        ["%%%", "bm90IHZhbGlk", "", "/w==", base64.b64encode(unicode_text(r).encode(
+            "utf-8", "surrogatepass")).decode()]
+    ),
+    "delimiter": lambda r: r.choice(["/", "", "-", unicode_text(r)]),
+    "prefix": lambda r: r.choice(["", "fz", unicode_text(r)]),
+    "start-after": unicode_text,
+    "fetch-owner": lambda r: r.choice(["true", "false", "x"]),
+    "encoding-type": lambda r: r.choice(["url", "bogus", ""]),
+}  # fmt: skip
+
+
 CLEAN_QUERY: dict[str, Callable[[Rng], list[tuple[str, str | None]]]] = {
     "GET /kms/keys": _clean_limit,
     "GET /kms/list-keys": _clean_limit,
@@ -443,14 +474,25 @@ def _routed_request(rng: Rng, route: Route, clean: bool) -> tuple[str, list[Any]
         else:
             pairs, body = _random_pairs(rng), _fuzzed_body(rng, route.path)
         return _admin_prefix(rng) + relative, pairs, body
-    pairs = [(name, rng.choice([None, ""])) for name in route.subresources]
-    if route.path != BUCKET_PATH:
+    if route.subresources == ("list-type",):
+        pairs = _list_query(rng, clean)
+    else:
+        pairs = [(name, rng.choice([None, ""])) for name in route.subresources]
+    if route.path == OBJECT_PATH:
+        if clean:
+            path = f"/{rng.choice(POOL_BUCKETS)}/{OBJECT_KEY}"
+        else:
+            bucket = rng.choice(POOL_BUCKETS * 6 + ODD_BUCKETS)
+            path = f"/{_enc(bucket)}/{_enc(unicode_text(rng) or OBJECT_KEY)}"
+    elif route.path != BUCKET_PATH:
         path = route.path
     elif clean:
         path = "/" + _clean_bucket(rng, route)
     else:
         bucket = rng.choice(POOL_BUCKETS * 6 + ODD_BUCKETS + ("fz-new",))
         path = "/" + _enc(unicode_text(rng) if rng.randrange(8) == 0 else bucket)
+    if clean and route.label == "PUT S3 " + OBJECT_PATH:
+        return path, pairs, rng.randbytes(rng.choice([0, 1, 1000, 70_000, 200_000]))
     if clean:
         body = xml_body(rng, clean=True) if route.label.startswith("PUT S3 /{bucket}?") else b""
         if rng.randrange(2) and route.label == "PUT S3 /{bucket}?encryption":
@@ -488,9 +530,10 @@ def _off_table_request(rng: Rng, slot: str, admin: list[Route]) -> tuple[str, st
     method = rng.choice(["PUT", "GET", "DELETE", "HEAD", "POST", "PATCH"])
     bucket = rng.choice(POOL_BUCKETS + ODD_BUCKETS)
     kind = rng.randrange(3)
-    if kind == 0:  # an object: this server holds none
+    if kind == 0:  # an object operation it does not serve (multipart, ACL, tagging...)
         path = f"/{bucket}/" + _enc(unicode_text(rng) or "object")
-        pairs: list[tuple[str, str | None]] = []
+        subresource = rng.choice(["uploads", "uploadId", "acl", "tagging", "retention", "torrent"])
+        pairs: list[tuple[str, str | None]] = [(subresource, "")]
     elif kind == 1:  # a sub-resource it does not serve
         path = f"/{bucket}"
         pairs = [(rng.choice(["acl", "versioning", "policy", "lifecycle", "tagging"]), "")]

@@ -49,6 +49,8 @@ from kms_tui.embedded.admin_routes import handle_admin
 from kms_tui.embedded.asgi import KmsAsgiApp
 from kms_tui.embedded.buckets import BucketStore
 from kms_tui.embedded.config import parse_configure_body
+from kms_tui.embedded.http import HttpRequest
+from kms_tui.embedded.s3_routes import handle_s3
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.embedded.service import KmsService
 
@@ -62,9 +64,11 @@ from scripts.fuzz_requests import (  # noqa: E402
     DOOMED_BUCKET,
     KEY_DIR,
     MASTER_KEY,
+    OBJECT_KEY,
     PENDING_KEY,
     POOL_BUCKETS,
     POOL_KEYS,
+    SSE_S3_KEY,
     STATES,
     Case,
     Schedule,
@@ -93,7 +97,7 @@ def _seed(service: Any, buckets: BucketStore | None, key_dir: Path) -> None:
         assert service.configure(parse_configure_body(_local_config_body(key_dir))).success
     if not service.is_running:
         assert service.start().success, service.status_json()
-    for key_id in POOL_KEYS:
+    for key_id in (*POOL_KEYS, SSE_S3_KEY):
         if not service.key_exists(key_id):
             service.keys.create_key(f"pool key {key_id}", {"name": key_id})
     for bucket in POOL_BUCKETS if buckets is not None else ():
@@ -106,7 +110,7 @@ def _prepare_clean(service: Any, buckets: BucketStore | None, key_dir: Path) -> 
     """Put back what clean requests rely on: pool keys Active, one key PendingDeletion, buckets."""
     _seed(service, buckets, key_dir)
     keys = service.keys
-    for key_id in POOL_KEYS:
+    for key_id in (*POOL_KEYS, SSE_S3_KEY):
         status = keys.describe_key(key_id).status
         if status == "PendingDeletion":
             keys.cancel_deletion(key_id)
@@ -122,6 +126,15 @@ def _prepare_clean(service: Any, buckets: BucketStore | None, key_dir: Path) -> 
         record = buckets.get(bucket) or buckets.create(bucket)
         if bucket in POOL_BUCKETS and record.sse_algorithm is None:
             buckets.set_encryption(bucket, "AES256", None)
+
+
+def _seed_object(target: InProcessApp) -> None:
+    """Put the object a clean GetObject or HeadObject reads back into every pool bucket."""
+    for bucket in POOL_BUCKETS:
+        path = f"/{bucket}/{OBJECT_KEY}"
+        request = HttpRequest("PUT", path, path, (), "", (), b"fuzz object", "seed")
+        answer = handle_s3(target.buckets, target.service, request)
+        assert answer.status == 200, answer
 
 
 @dataclass
@@ -217,6 +230,8 @@ class Targets:
         elif case.state == "Running":
             target = self.apps["Running"]
             _prepare_clean(target.service, target.buckets, target.key_dir)
+            if case.slot in ("GET S3 /{bucket}/{key}", "HEAD S3 /{bucket}/{key}"):
+                _seed_object(target)
         elif case.state == "Configured" and any(self.apps["Configured"].key_dir.glob("*.key")):
             self.apps["Configured"].service.close()  # a clean restore needs an empty target
             self.apps["Configured"] = self._fresh("Configured")

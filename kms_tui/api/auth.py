@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
+from urllib.parse import quote, unquote
 
 import httpx
 from botocore.auth import SIGV4_TIMESTAMP
@@ -23,6 +24,9 @@ __all__ = ["SigV4Auth"]
 _SIGNED_HEADERS = ("host", "content-type", "content-length", "content-md5")
 # Headers the signer writes; stale copies from an earlier attempt are dropped before re-signing.
 _SIGNER_OUTPUT = ("authorization", "x-amz-date", "x-amz-security-token")
+# ... and the body hash, recomputed on every signing. Other x-amz-* headers (SSE, user metadata)
+# belong to the request: they are kept and signed.
+_STALE_ON_RESIGN = (*_SIGNER_OUTPUT, "x-amz-content-sha256")
 
 
 class _ClockedSigner(_BotocoreSigV4Auth):
@@ -33,6 +37,11 @@ class _ClockedSigner(_BotocoreSigV4Auth):
     ) -> None:
         super().__init__(credentials, service, region)
         self._clock = clock
+
+    def _normalize_url_path(self, path: str) -> str:
+        # S3's rule, not botocore's generic one: the path encoded once (an object key with a
+        # space is signed as %20, not %2520) and never normalised ("a//b" and "a/../b" are keys).
+        return quote(unquote(path), safe="/~")
 
     def add_auth(self, request: AWSRequest) -> None:
         timestamp = self._clock().astimezone(UTC).strftime(SIGV4_TIMESTAMP)
@@ -90,7 +99,7 @@ class SigV4Auth(httpx.Auth):
         body = request.content
         for name in list(request.headers.keys()):
             lowered = name.lower()
-            if lowered in _SIGNER_OUTPUT or lowered.startswith("x-amz-"):
+            if lowered in _STALE_ON_RESIGN:
                 del request.headers[name]
         request.headers["Content-Length"] = str(len(body))
         request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()

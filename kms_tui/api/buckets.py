@@ -1,57 +1,56 @@
-"""Buckets and their default encryption, over the standard S3 API with botocore's own S3 client.
+"""The S3 client: buckets, their default encryption, and objects with their SSE result.
 
-RustFS stores bucket default encryption through the ordinary S3 calls (``/{bucket}?encryption``),
-not the admin API, so this client drives botocore's S3 client (path-style addressing, SigV4)
-rather than hand-written XML. botocore is blocking and slow to set up, so the client is built
-on first use in a worker thread and every call runs through :func:`asyncio.to_thread`.
-
-The botocore session is hermetic: it reads no ``~/.aws`` files and no ``AWS_*`` variables, and
-the credentials are always the ones passed in.
+RustFS keeps bucket default encryption behind the ordinary S3 calls (``/{bucket}?encryption``),
+not the admin API, and reports an object's encryption only in the headers of HEAD, GET and PUT.
+Every call here is a plain path-style S3 request, SigV4-signed exactly as the admin client signs
+(:mod:`kms_tui.api.s3_http`), so it works unchanged against RustFS, MinIO, moto or the embedded
+server. Answers become frozen models at this boundary; failures become :mod:`kms_tui.api.errors`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import hashlib
 import re
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeAlias, TypeVar
+from typing import Self, TypeVar
 
-from kms_tui.api.errors import (
-    KmsConnectionError,
-    KmsError,
-    KmsInvalidRequest,
-    KmsKeyNotFound,
-    KmsNotFound,
-    KmsResponseError,
-    KmsTimeoutError,
-    KmsTransportError,
-    describe_body,
-    error_class_for,
-    is_html,
-    parse_error_body,
+import httpx
+
+from kms_tui.api.errors import KmsBucketNotEmpty, KmsError, KmsResponseError
+from kms_tui.api.s3_http import S3Http, bucket_path, object_path, request_id_of, s3_error
+from kms_tui.api.s3_models import (
+    SSE_KMS,
+    SSE_S3,
+    ObjectEncryption,
+    ObjectHead,
+    ObjectSummary,
+    child_text,
+    children,
+    iso_timestamp,
+    parse_list_objects,
+    parse_xml,
 )
 
-# botocore builds S3 client methods at run time and no S3 stubs are installed, so the client
-# is typed loosely; every answer is read defensively at this boundary.
-S3Client: TypeAlias = Any
-
 __all__ = [
+    "MAX_PAGE_SIZE",
     "SSE_KMS",
     "SSE_S3",
     "Bucket",
     "BucketEncryption",
     "BucketEncryptionClient",
-    "translate_botocore_error",
     "validate_bucket_name",
+    "validate_object_key",
 ]
 
-SSE_S3 = "AES256"
-SSE_KMS = "aws:kms"
 _ALGORITHMS = (SSE_S3, SSE_KMS)
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_PAGE_SIZE = 1000  # ListObjectsV2 max-keys: RustFS and S3 cap it here
+MAX_KEY_BYTES = 1024
+_MAX_PAGES = 10_000_000  # a listing longer than this is a server that never stops
 
 # GetBucketEncryption with nothing configured: RustFS says 400, MinIO and moto say 404.
 NO_ENCRYPTION_CODE = "ServerSideEncryptionConfigurationNotFoundError"
@@ -95,7 +94,7 @@ class BucketEncryption:
 
 
 # ---------------------------------------------------------------------------------------------
-# Bucket names
+# Names checked before anything is sent
 
 _BUCKET_CHARS = re.compile(r"^[a-z0-9.-]+$")
 _IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -120,13 +119,19 @@ def validate_bucket_name(name: str) -> str | None:
     return None
 
 
-def _as_utc(value: object) -> datetime | None:
-    """Aware UTC creation dates, whatever zone botocore's parser attached."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+def validate_object_key(key: object) -> str | None:
+    """Why S3 would refuse ``key`` as an object key, or None when it is acceptable."""
+    if not isinstance(key, str):
+        return f"must be a string, not {type(key).__name__}"
+    if not key:
+        return "must not be empty"
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    if size > MAX_KEY_BYTES:
+        return f"must be at most {MAX_KEY_BYTES} bytes of UTF-8 (it has {size})"
+    return None
 
 
 def _require_bucket_name(name: str) -> str:
@@ -138,130 +143,93 @@ def _require_bucket_name(name: str) -> str:
     return name
 
 
+def _require_key(key: str) -> str:
+    problem = validate_object_key(key)
+    if problem:
+        raise ValueError(f"key: the object key {problem}")
+    return key
+
+
+def _require_sse(sse: str | None, kms_key_id: str | None, field: str) -> None:
+    if sse is not None and sse not in _ALGORITHMS:
+        raise ValueError(
+            f"{field}: must be {SSE_S3!r} (SSE-S3) or {SSE_KMS!r} (SSE-KMS), not {sse!r}"
+        )
+    if kms_key_id is not None:
+        if sse != SSE_KMS:
+            raise ValueError(f"kms_key_id: only allowed with {field} {SSE_KMS!r}")
+        if not isinstance(kms_key_id, str) or not kms_key_id.strip():
+            raise ValueError("kms_key_id: must not be empty (omit it for the default key)")
+
+
 # ---------------------------------------------------------------------------------------------
-# Errors
+# Bucket XML, both ways
 
 
-def translate_botocore_error(err: BaseException) -> KmsError:
-    """Map one botocore failure onto the :mod:`kms_tui.api.errors` tree."""
-    from botocore import exceptions as bex
-    from botocore.parsers import ResponseParserError
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    if isinstance(err, bex.ClientError):
-        return _from_client_error(err)
-    if isinstance(err, bex.ConnectTimeoutError | bex.ReadTimeoutError):
-        return KmsTimeoutError(f"the server did not answer in time: {err}")
-    if isinstance(err, bex.SSLError):
-        if _is_untrusted_certificate(err):
-            return KmsConnectionError(
-                "TLS failed: the server's certificate is not trusted; set ca_bundle in the "
-                f"profile to the CA certificate (PEM) that signed it ({err})"
+
+def _encryption_document(algorithm: str, kms_key_id: str | None) -> bytes:
+    key = f"<KMSMasterKeyID>{_xml_escape(kms_key_id)}</KMSMasterKeyID>" if kms_key_id else ""
+    return (
+        f'<ServerSideEncryptionConfiguration xmlns="{S3_NAMESPACE}"><Rule>'
+        f"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{algorithm}</SSEAlgorithm>{key}"
+        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+
+
+def _location_document(region: str) -> bytes:
+    return (
+        f'<CreateBucketConfiguration xmlns="{S3_NAMESPACE}">'
+        f"<LocationConstraint>{_xml_escape(region)}</LocationConstraint>"
+        "</CreateBucketConfiguration>"
+    ).encode()
+
+
+def _content_md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+
+
+def _parse_bucket_list(response: httpx.Response) -> tuple[tuple[Bucket, ...], str | None]:
+    root = parse_xml(response.content, "ListAllMyBucketsResult")
+    buckets: list[Bucket] = []
+    for holder in children(root, "Buckets"):
+        for entry in children(holder, "Bucket"):
+            buckets.append(
+                Bucket(
+                    name=child_text(entry, "Name") or "",
+                    creation_date=iso_timestamp(child_text(entry, "CreationDate")),
+                )
             )
-        return KmsConnectionError(f"TLS failed: {err}")
-    if isinstance(err, bex.ConnectionError | bex.ConnectionClosedError):
-        return KmsConnectionError(f"cannot reach the server: {err}")
-    if isinstance(err, bex.HTTPClientError):
-        return KmsTransportError(f"the connection failed: {err}")
-    if isinstance(err, bex.ParamValidationError):
-        return KmsInvalidRequest(f"invalid request: {err}")
-    if isinstance(err, ResponseParserError | bex.IncompleteReadError | bex.ChecksumError):
-        return KmsResponseError(f"the server's answer could not be read: {err}")
-    return KmsError(f"S3 request failed: {err}")
+    return tuple(buckets), child_text(root, "ContinuationToken") or None
 
 
-def _is_untrusted_certificate(err: BaseException) -> bool:
-    text = str(err).lower()
-    markers = (
-        "certificate verify failed",
-        "certificate_verify_failed",
-        "self-signed",
-        "self signed",
-    )
-    return any(marker in text for marker in markers)
+def _parse_bucket_encryption(response: httpx.Response) -> BucketEncryption | None:
+    root = parse_xml(response.content, "ServerSideEncryptionConfiguration")
+    for rule in children(root, "Rule"):
+        for default in children(rule, "ApplyServerSideEncryptionByDefault"):
+            algorithm = (child_text(default, "SSEAlgorithm") or "").strip()
+            if algorithm:
+                key_id = (child_text(default, "KMSMasterKeyID") or "").strip()
+                return BucketEncryption(algorithm=algorithm, kms_key_id=key_id or None)
+    return None
 
 
-def _from_client_error(err: Any) -> KmsError:
-    response: Mapping[str, Any] = getattr(err, "response", None) or {}
-    error: Mapping[str, Any] = response.get("Error") or {}
-    metadata: Mapping[str, Any] = response.get("ResponseMetadata") or {}
-    code = error.get("Code") or None
-    status = metadata.get("HTTPStatusCode")
-    if isinstance(code, str) and code.isdigit():
-        # botocore's stand-in code for a body it could not parse (HTML from a proxy, ...).
-        status = status if status is not None else int(code)
-        code = None
-    message = str(error.get("Message") or "")
-    request_id = metadata.get("RequestId") or response.get(_BODY_REQUEST_ID) or None
-    problem = response.get(_BODY_PROBLEM)
-    if code is None and isinstance(problem, str):
-        # Not S3 XML at all: say what came back instead of botocore's generic reason phrase.
-        message = problem
-    if not message:
-        operation = getattr(err, "operation_name", None) or "S3 request"
-        message = f"{operation} failed"
-    cls = error_class_for(status, code, message)
-    if cls is KmsKeyNotFound and code != "NoSuchKey" and "key" not in message.lower():
-        # A bare S3 404 is about the bucket or object, not a KMS key.
-        cls = KmsNotFound
-    return cls(message, status=status, code=code, request_id=request_id)
-
-
-# botocore keeps only the x-amz-request-id header and drops the <RequestId> of an S3 error body,
-# so a before-parse hook carries the body's id along under this key.
-_BODY_REQUEST_ID = "KmsTuiBodyRequestId"
-# ... and what was wrong with an answer that is not S3 XML at all (HTML, JSON, text, cut short):
-# botocore reports a 200 it cannot parse as "500 Internal Server Error", and reads an HTML page
-# on a 200 as an empty answer (no buckets, no encryption), so such a 200 is raised here instead.
-_BODY_PROBLEM = "KmsTuiBodyProblem"
-
-
-def _capture_body_request_id(
-    response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """Keep the request id an S3 XML error names in its body, for the error we raise."""
-    status = response_dict.get("status_code") or 0
-    body = response_dict.get("body")
-    if not isinstance(body, bytes):
-        return
-    headers: Mapping[str, Any] = response_dict.get("headers") or {}
-    problem = _body_problem(status, body, headers)
-    if problem is not None:
-        if status < 300:
-            request_id = headers.get("x-amz-request-id") or None
-            raise KmsResponseError(problem, status=status, request_id=request_id)
-        customized_response_dict[_BODY_PROBLEM] = problem
-    if status < 300:
-        return
-    _code, _message, request_id = parse_error_body(body)
-    if request_id:
-        customized_response_dict[_BODY_REQUEST_ID] = request_id
-
-
-def _body_problem(status: int, body: bytes, headers: Mapping[str, Any]) -> str | None:
-    """What is wrong with an answer that is not S3 XML, or None when it is (or is empty)."""
-    declared = str(headers.get("content-length") or headers.get("Content-Length") or "")
-    if declared.isdigit() and int(declared) > len(body):
-        return (
-            f"the server's answer was cut short: {len(body)} of {declared} bytes arrived "
-            "before the connection closed"
+def _next_token(token: str | None, seen: set[str], what: str) -> str:
+    """The continuation token to ask with next, refusing answers that would loop or stop short."""
+    if not token:
+        raise KmsResponseError(
+            f"{what}: the page says more follow but names no continuation token, so the rest "
+            "of the listing cannot be fetched"
         )
-    text = body.strip()
-    if not text or (text.startswith(b"<") and not is_html(body)):
-        return None
-    if is_html(body):
-        return (
-            f"the server answered {describe_body(body)} instead of S3 XML "
-            "(a proxy or web server in front of the server?)"
+    if token in seen:
+        raise KmsResponseError(
+            f"{what}: the server sent the continuation token {token!r} a second time; "
+            "following it would never end the listing"
         )
-    if status >= 300 and not text.startswith((b"{", b"[")):
-        return parse_error_body(body)[1]  # a plain-text error: its own words
-    return f"the server answered {describe_body(body)} instead of S3 XML"
-
-
-def _is_no_encryption(err: Any) -> bool:
-    response: Mapping[str, Any] = getattr(err, "response", None) or {}
-    code = (response.get("Error") or {}).get("Code")
-    return bool(code == NO_ENCRYPTION_CODE)
+    seen.add(token)
+    return token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +237,7 @@ def _is_no_encryption(err: Any) -> bool:
 
 
 class BucketEncryptionClient:
-    """Async facade over a lazily built botocore S3 client for one endpoint."""
+    """Async S3 client for one endpoint: bucket calls, default encryption and objects."""
 
     def __init__(
         self,
@@ -282,6 +250,7 @@ class BucketEncryptionClient:
         timeout: float = 30.0,
         retries: int = 3,
         verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not endpoint.startswith(("http://", "https://")):
             raise ValueError("endpoint: must start with http:// or https://")
@@ -299,10 +268,17 @@ class BucketEncryptionClient:
         self.timeout = float(timeout)
         self.retries = retries
         self.verify = verify
-        self._secret_key = secret_key
-        self._session_token = session_token
-        self._client: S3Client | None = None
-        self._client_lock = asyncio.Lock()
+        self._http = S3Http(
+            self.endpoint,
+            access_key,
+            secret_key,
+            region=region,
+            session_token=session_token,
+            timeout=self.timeout,
+            retries=retries,
+            verify=verify,
+            transport=transport,
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -323,79 +299,89 @@ class BucketEncryptionClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool; the client cannot be used afterwards."""
+        """Close the connections; the client cannot be used afterwards."""
         self._closed = True
-        async with self._client_lock:
-            client, self._client = self._client, None
-        if client is not None:
-            await asyncio.to_thread(client.close)
+        await self._http.aclose()
 
-    # -- operations -------------------------------------------------------------------------
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        query: Mapping[str, str | None] | None = None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; any answer but a 2xx raises its :class:`KmsError`."""
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+        response = await self._http.send(
+            method, path, query=query, content=content, headers=headers
+        )
+        if not 200 <= response.status_code < 300:
+            raise s3_error(response, what)
+        return response
+
+    @staticmethod
+    def _parse(response: httpx.Response, parse: Callable[[httpx.Response], _T]) -> _T:
+        """Parse a 2xx answer, giving a failure the answer's status and request id."""
+        try:
+            return parse(response)
+        except KmsResponseError as err:
+            raise KmsResponseError(
+                err.message, status=response.status_code, request_id=request_id_of(response)
+            ) from err
+
+    # -- buckets ----------------------------------------------------------------------------
 
     async def list_buckets(self) -> tuple[Bucket, ...]:
         """Every bucket the credentials can see, following continuation tokens if sent."""
-
-        def call(client: S3Client) -> tuple[Bucket, ...]:
-            buckets: list[Bucket] = []
-            kwargs: dict[str, Any] = {}
-            for _page in range(10_000):
-                answer = client.list_buckets(**kwargs)
-                for item in answer.get("Buckets", []):
-                    created = item.get("CreationDate")
-                    buckets.append(
-                        Bucket(
-                            name=str(item.get("Name", "")),
-                            creation_date=_as_utc(created),
-                        )
-                    )
-                token = answer.get("ContinuationToken")
-                if not token:
-                    break
-                kwargs = {"ContinuationToken": token}
-            return tuple(buckets)
-
-        return await self._run(call)
+        buckets: list[Bucket] = []
+        seen: set[str] = set()
+        query: dict[str, str | None] = {}
+        for _page in range(_MAX_PAGES):
+            response = await self._call("GET", "/", "ListBuckets", query=query)
+            page, token = self._parse(response, _parse_bucket_list)
+            buckets.extend(page)
+            if token is None:
+                break
+            query = {"continuation-token": _next_token(token, seen, "ListBuckets")}
+        return tuple(buckets)
 
     async def create_bucket(self, name: str) -> None:
         """Create a bucket (with a location constraint outside us-east-1, as S3 requires)."""
         bucket = _require_bucket_name(name)
-        region = self.region
+        body = _location_document(self.region) if self.region != "us-east-1" else b""
+        await self._call("PUT", bucket_path(bucket), f"CreateBucket {bucket}", content=body)
 
-        def call(client: S3Client) -> None:
-            if region and region != "us-east-1":
-                client.create_bucket(
-                    Bucket=bucket,
-                    CreateBucketConfiguration={"LocationConstraint": region},
-                )
-            else:
-                client.create_bucket(Bucket=bucket)
-
-        await self._run(call)
+    async def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket; one that still holds objects raises KmsBucketNotEmpty."""
+        name = _require_bucket_name(bucket)
+        try:
+            await self._call("DELETE", bucket_path(name), f"DeleteBucket {name}")
+        except KmsBucketNotEmpty as err:
+            raise KmsBucketNotEmpty(
+                f"cannot delete bucket {name!r}: it still holds objects ({err.message})",
+                status=err.status,
+                code=err.code,
+                request_id=err.request_id,
+            ) from err
 
     async def get_bucket_encryption(self, bucket: str) -> BucketEncryption | None:
         """The bucket's default encryption, or None when none is configured (400 or 404)."""
         name = _require_bucket_name(bucket)
-
-        def call(client: S3Client) -> BucketEncryption | None:
-            from botocore.exceptions import ClientError
-
-            try:
-                answer = client.get_bucket_encryption(Bucket=name)
-            except ClientError as err:
-                if _is_no_encryption(err):
-                    return None
-                raise
-            rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
-            for rule in rules:
-                default = rule.get("ApplyServerSideEncryptionByDefault")
-                if default and default.get("SSEAlgorithm"):
-                    return BucketEncryption(
-                        algorithm=str(default["SSEAlgorithm"]),
-                        kms_key_id=default.get("KMSMasterKeyID") or None,
-                    )
-            return None
-
-        return await self._run(call)
+        try:
+            response = await self._call(
+                "GET", bucket_path(name), f"GetBucketEncryption {name}", query={"encryption": None}
+            )
+        except KmsError as err:
+            if err.code == NO_ENCRYPTION_CODE:
+                return None
+            raise
+        return self._parse(response, _parse_bucket_encryption)
 
     async def put_bucket_encryption(
         self, bucket: str, *, algorithm: str, kms_key_id: str | None = None
@@ -405,99 +391,107 @@ class BucketEncryptionClient:
         ``aws:kms`` without a key id makes the server use its KMS default key.
         """
         name = _require_bucket_name(bucket)
-        if algorithm not in _ALGORITHMS:
-            raise ValueError(
-                f"algorithm: must be {SSE_S3!r} (SSE-S3) or {SSE_KMS!r} (SSE-KMS), "
-                f"not {algorithm!r}"
-            )
-        if kms_key_id is not None:
-            if algorithm != SSE_KMS:
-                raise ValueError(f"kms_key_id: only allowed with algorithm {SSE_KMS!r}")
-            if not kms_key_id.strip():
-                raise ValueError("kms_key_id: must not be empty (omit it for the default key)")
-        default: dict[str, str] = {"SSEAlgorithm": algorithm}
-        if kms_key_id is not None:
-            default["KMSMasterKeyID"] = kms_key_id
-        configuration: Any = {"Rules": [{"ApplyServerSideEncryptionByDefault": default}]}
-
-        def call(client: S3Client) -> None:
-            client.put_bucket_encryption(
-                Bucket=name, ServerSideEncryptionConfiguration=configuration
-            )
-
-        await self._run(call)
+        _require_sse(algorithm, kms_key_id, "algorithm")
+        body = _encryption_document(algorithm, kms_key_id)
+        headers = {"Content-Type": "application/xml", "Content-MD5": _content_md5(body)}
+        await self._call(
+            "PUT",
+            bucket_path(name),
+            f"PutBucketEncryption {name}",
+            query={"encryption": None},
+            content=body,
+            headers=headers,
+        )
 
     async def delete_bucket_encryption(self, bucket: str) -> None:
         """Remove the bucket's default encryption (idempotent on RustFS)."""
         name = _require_bucket_name(bucket)
+        await self._call(
+            "DELETE",
+            bucket_path(name),
+            f"DeleteBucketEncryption {name}",
+            query={"encryption": None},
+        )
 
-        def call(client: S3Client) -> None:
-            client.delete_bucket_encryption(Bucket=name)
+    # -- objects ----------------------------------------------------------------------------
 
-        await self._run(call)
+    async def iter_object_pages(
+        self, bucket: str, prefix: str = "", *, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[tuple[ObjectSummary, ...]]:
+        """Every object under ``prefix``, one ListObjectsV2 page at a time, as answered.
 
-    # -- plumbing ---------------------------------------------------------------------------
-
-    async def _run(self, call: Callable[[S3Client], _T]) -> _T:
-        """Run one blocking botocore call in a thread and translate its failures."""
-        client = await self._ensure_client()
-        try:
-            return await asyncio.to_thread(call, client)
-        except KmsError:
-            raise
-        except Exception as err:
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            if isinstance(err, BotoCoreError | ClientError):
-                raise translate_botocore_error(err) from err
-            raise
-
-    async def _ensure_client(self) -> S3Client:
-        """Build the botocore client once, in a thread: creating it takes ~100 ms."""
-        if self._closed:
-            raise RuntimeError("BucketEncryptionClient is closed")
-        async with self._client_lock:
-            if self._client is None:
-                self._client = await asyncio.to_thread(self._build_client)
-            return self._client
-
-    def _build_client(self) -> S3Client:
-        from botocore.config import Config
-        from botocore.session import Session
-
-        # Every session variable with no environment variable and no config-file name: the
-        # user's AWS_PROFILE, AWS_CONFIG_FILE and ~/.aws files cannot change this client.
-        hermetic = {
-            name: (None, None, default, convert)
-            for name, (_file_key, _env, default, convert) in Session.SESSION_VARIABLES.items()
+        A page may be empty (an empty bucket answers one empty page). A continuation token
+        the server sends twice, or a page that says more follow but names no token, raises
+        :class:`KmsResponseError` instead of looping or stopping short.
+        """
+        name = _require_bucket_name(bucket)
+        if not isinstance(prefix, str):
+            raise ValueError(f"prefix: must be a string, not {type(prefix).__name__}")
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= MAX_PAGE_SIZE
+        ):
+            raise ValueError(f"page_size: must be a whole number from 1 to {MAX_PAGE_SIZE}")
+        what = f"ListObjectsV2 {name}"
+        query: dict[str, str | None] = {
+            "list-type": "2",
+            "encoding-type": "url",
+            "max-keys": str(page_size),
         }
-        hermetic["config_file"] = (None, None, None, None)
-        hermetic["credentials_file"] = (None, None, None, None)
-        session = Session(session_vars=hermetic)
-        if self.verify is False:
-            # The profile chose verify_tls = false; urllib3 would otherwise warn on every
-            # request, and a warning printed to stderr would tear the console's screen.
-            from urllib3.exceptions import InsecureRequestWarning
+        if prefix:
+            query["prefix"] = prefix
+        seen: set[str] = set()
+        for _page in range(_MAX_PAGES):
+            response = await self._call("GET", bucket_path(name), what, query=query)
+            listing = self._parse(response, lambda answer: parse_list_objects(answer.content))
+            yield listing.objects
+            if not listing.is_truncated:
+                return
+            query["continuation-token"] = _next_token(listing.next_token, seen, what)
+        raise KmsResponseError(f"{what}: more than {_MAX_PAGES:,} pages; giving up")
 
-            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            connect_timeout=self.timeout,
-            read_timeout=self.timeout,
-            retries={"max_attempts": self.retries, "mode": "standard"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+    async def head_object(self, bucket: str, key: str) -> ObjectHead:
+        """Size, date, ETag, user metadata and the SSE result of one object (no KMS call)."""
+        name, key = _require_bucket_name(bucket), _require_key(key)
+        response = await self._call("HEAD", object_path(name, key), f"HeadObject {name}/{key}")
+        return self._parse(
+            response, lambda answer: ObjectHead.from_headers(name, key, answer.headers)
         )
-        client: S3Client = session.create_client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self._secret_key,
-            aws_session_token=self._session_token,
-            verify=self.verify,
-            config=config,
+
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+    ) -> ObjectEncryption:
+        """Store ``data``; ``sse``/``kms_key_id`` ask for SSE-S3 or SSE-KMS, None leaves it to
+        the bucket default. Returns the encryption the server says it applied."""
+        name, key = _require_bucket_name(bucket), _require_key(key)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValueError(f"data: must be bytes, not {type(data).__name__}")
+        _require_sse(sse, kms_key_id, "sse")
+        body = bytes(data)
+        headers = {"Content-Type": "application/octet-stream", "Content-MD5": _content_md5(body)}
+        if sse is not None:
+            headers["x-amz-server-side-encryption"] = sse
+        if kms_key_id is not None:
+            headers["x-amz-server-side-encryption-aws-kms-key-id"] = kms_key_id
+        response = await self._call(
+            "PUT", object_path(name, key), f"PutObject {name}/{key}", content=body, headers=headers
         )
-        client.meta.events.register("before-parse.s3", _capture_body_request_id)
-        return client
+        return ObjectEncryption.from_headers(response.headers)
+
+    async def get_object(self, bucket: str, key: str) -> tuple[bytes, ObjectEncryption]:
+        """The object's bytes (decrypted by the server) and the encryption it reports."""
+        name, key = _require_bucket_name(bucket), _require_key(key)
+        response = await self._call("GET", object_path(name, key), f"GetObject {name}/{key}")
+        return response.content, ObjectEncryption.from_headers(response.headers)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        """Delete one object (S3 answers 204 for a key that is already gone, too)."""
+        name, key = _require_bucket_name(bucket), _require_key(key)
+        await self._call("DELETE", object_path(name, key), f"DeleteObject {name}/{key}")

@@ -10,6 +10,7 @@
     │   ├── KmsKeyNotFound           the key does not exist
     │   └── KmsBucketNotFound        the bucket does not exist (S3 NoSuchBucket)
     ├── KmsConflict                  409: duplicate, still referenced, state forbids it
+    │   └── KmsBucketNotEmpty        409 BucketNotEmpty: the bucket still holds objects
     ├── KmsServiceUnavailable        503, and the 500 "not initialized" answers
     ├── KmsNotSupported              501: no such route (``/kms/decrypt``) or capability (rotate)
     ├── KmsBackendError              any other 5xx: the backend or server failed
@@ -34,6 +35,7 @@ from typing import Any
 __all__ = [
     "KmsAccessDenied",
     "KmsBackendError",
+    "KmsBucketNotEmpty",
     "KmsBucketNotFound",
     "KmsClockSkewError",
     "KmsConflict",
@@ -172,6 +174,17 @@ class KmsConflict(KmsError):
     default_code = "Conflict"
 
 
+class KmsBucketNotEmpty(KmsConflict):
+    """The bucket still holds objects, so it cannot be deleted."""
+
+    default_code = "BucketNotEmpty"
+
+    @property
+    def hint(self) -> str | None:
+        """What to do instead: S3 deletes only empty buckets."""
+        return "the bucket still holds objects; delete them first, then the bucket"
+
+
 class KmsServiceUnavailable(KmsError):
     """The KMS service is not configured or not running."""
 
@@ -250,7 +263,7 @@ _CODE_TABLE: dict[str, type[KmsError]] = {
     "ServiceUnavailable": KmsServiceUnavailable,
     "BucketAlreadyExists": KmsConflict,
     "BucketAlreadyOwnedByYou": KmsConflict,
-    "BucketNotEmpty": KmsConflict,
+    "BucketNotEmpty": KmsBucketNotEmpty,
 }
 
 _STATUS_TABLE: dict[int, type[KmsError]] = {

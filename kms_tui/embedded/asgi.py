@@ -1,21 +1,31 @@
 """The embedded server's ASGI app: request ids, body cap, SigV4, admin/S3 dispatch.
 
-Handlers are synchronous (they fsync); the app runs them in worker threads.
+Handlers are synchronous (they fsync); the app runs them in worker threads. Every body is read
+whole first (at most :data:`BODY_LIMIT` bytes kept) except a PutObject's: its signature is
+checked on the headers, then the S3 handler runs in a thread of its own and pulls the body from
+the event loop piece by piece (:class:`_BodyBridge`), so an object of any size up to the cap
+streams through encryption to disk. A GetObject answer is sent the same way, piece by piece.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hmac
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from kms_tui.embedded.buckets import BucketStore
 from kms_tui.embedded.http import HttpRequest, HttpResponse, empty_response, xml_error
-from kms_tui.embedded.s3_routes import handle_s3
+from kms_tui.embedded.objects import DEFAULT_MAX_OBJECT_SIZE, PutBody
+from kms_tui.embedded.objects_body import chunk_signer
+from kms_tui.embedded.objects_common import ClientGone, S3Failure, StreamedResponse
+from kms_tui.embedded.s3_routes import handle_s3, streams_body
 from kms_tui.embedded.sigv4 import SigV4Error, verify_request
 
 __all__ = ["BODY_LIMIT", "AdminHandler", "KmsAsgiApp", "new_request_id"]
@@ -28,6 +38,7 @@ _ADMIN_V4 = "/rustfs/admin/v4"
 _MINIO_ADMIN_ROOT = "/minio/admin"
 _INTERNAL_ERROR = "We encountered an internal error. Please try again."
 _NOT_IMPLEMENTED = "A header you provided implies functionality that is not implemented."
+_BODY_IDLE_SECONDS = 120.0  # a PutObject body that stalls this long is answered RequestTimeout
 
 logger = logging.getLogger("kms_tui.embedded.server")
 
@@ -38,6 +49,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 AdminHandler = Callable[[Any, HttpRequest], HttpResponse | None]
+Answer = HttpResponse | StreamedResponse
+_T = TypeVar("_T")
 
 
 class _ClientDisconnected(Exception):
@@ -60,12 +73,14 @@ class KmsAsgiApp:
         access_key: str,
         secret_key: str,
         admin_handler: AdminHandler,
+        max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
     ) -> None:
         self._service = service
         self._buckets = buckets
         self._access_key = access_key
         self._secret_key = secret_key
         self._admin_handler = admin_handler
+        self.max_object_size = max_object_size
 
     def __repr__(self) -> str:
         return f"KmsAsgiApp(access_key={self._access_key!r})"
@@ -86,11 +101,14 @@ class KmsAsgiApp:
         except Exception:
             logger.exception("request %s failed", request_id)
             response, close = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id), False
-        await self._send(send, scope, response, request_id, close)
+        if isinstance(response, StreamedResponse):
+            await self._send_streamed(send, receive, response, request_id, close)
+        else:
+            await self._send(send, scope, response, request_id, close)
 
     async def _respond(
         self, scope: Scope, receive: Receive, request_id: str
-    ) -> tuple[HttpResponse, bool]:
+    ) -> tuple[Answer, bool]:
         method = str(scope["method"]).upper()
         path = str(scope["path"])
         raw_path_bytes = scope.get("raw_path")
@@ -100,6 +118,12 @@ class KmsAsgiApp:
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", [])
         )
+        query = tuple(parse_qsl(raw_query, keep_blank_values=True))
+        is_admin = _under(path, _ADMIN_ROOT) or _under(path, _MINIO_ADMIN_ROOT)
+        if not is_admin and streams_body(method, path, (name for name, _ in query), headers):
+            return await self._respond_streamed(
+                receive, request_id, method, path, raw_path, raw_query, query, headers
+            )
         body, too_large, drained_all = await _read_body(headers, receive)
         try:
             verified = verify_request(
@@ -131,7 +155,7 @@ class KmsAsgiApp:
             method=method,
             path=path,
             raw_path=raw_path,
-            query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
+            query=query,
             raw_query=raw_query,
             headers=headers,
             body=body,
@@ -145,13 +169,75 @@ class KmsAsgiApp:
                 "request %s (%s %s) failed", request_id, _printable(method), _printable(path)
             )
             response = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id)
-        shown = path + ("?" + "&".join(name for name, _ in request.query) if request.query else "")
-        logger.info(
-            "%s %s -> %d [%s]", _printable(method), _printable(shown), response.status, request_id
-        )
+        _log_answer(request, response.status)
         return response, False
 
-    async def _dispatch(self, request: HttpRequest) -> HttpResponse:
+    async def _respond_streamed(
+        self,
+        receive: Receive,
+        request_id: str,
+        method: str,
+        path: str,
+        raw_path: str,
+        raw_query: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+    ) -> tuple[Answer, bool]:
+        """PutObject: signature on the headers, then the body streamed to the handler."""
+        bridge = _BodyBridge(receive, asyncio.get_running_loop())
+        try:
+            verified = verify_request(
+                method=method,
+                raw_path=raw_path,
+                raw_query=raw_query,
+                headers=headers,
+                body=b"",
+                lookup_secret=self._lookup_secret,
+            )
+            access_key = verified.access_key
+        except SigV4Error as err:
+            # The signature is good and only the payload hash (checked while streaming) differs.
+            if err.code != "XAmzContentSHA256Mismatch":
+                kept_open = await bridge.drain(headers)
+                return xml_error(err.status, err.code, err.message, request_id), not kept_open
+            access_key = ""
+        request = HttpRequest(
+            method=method,
+            path=path,
+            raw_path=raw_path,
+            query=query,
+            raw_query=raw_query,
+            headers=headers,
+            body=b"",
+            request_id=request_id,
+            access_key=access_key,
+        )
+        header_map = dict(reversed(headers))
+        body = PutBody(bridge.read, chunk_signer(header_map, self._lookup_secret))
+
+        def run() -> Answer:
+            return handle_s3(
+                self._buckets,
+                self._service,
+                request,
+                body=body,
+                max_object_size=self.max_object_size,
+            )
+
+        try:
+            response: Answer = await _in_own_thread(run, "kms-tui-object-put")
+        except ClientGone:
+            raise _ClientDisconnected from None
+        except Exception:
+            logger.exception(
+                "request %s (%s %s) failed", request_id, _printable(method), _printable(path)
+            )
+            response = xml_error(500, "InternalError", _INTERNAL_ERROR, request_id)
+        kept_open = await bridge.drain(headers)
+        _log_answer(request, response.status)
+        return response, not kept_open
+
+    async def _dispatch(self, request: HttpRequest) -> Answer:
         path = request.path
         if not _under(path, _ADMIN_ROOT):
             return await asyncio.to_thread(handle_s3, self._buckets, self._service, request)
@@ -187,7 +273,8 @@ class KmsAsgiApp:
         headers: list[tuple[bytes, bytes]] = [(b"x-amz-request-id", request_id.encode())]
         if response.content_type is not None:
             headers.append((b"content-type", response.content_type.encode()))
-        if response.status not in (204, 304) and response.status >= 200:
+        explicit_length = any(name.lower() == "content-length" for name, _ in response.headers)
+        if response.status not in (204, 304) and response.status >= 200 and not explicit_length:
             headers.append((b"content-length", str(len(response.body)).encode()))
         for name, value in response.headers:
             headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
@@ -196,6 +283,142 @@ class KmsAsgiApp:
         body = b"" if scope["method"] == "HEAD" or response.status in (204, 304) else response.body
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    @staticmethod
+    async def _send_streamed(
+        send: Send, receive: Receive, response: StreamedResponse, request_id: str, close: bool
+    ) -> None:
+        """Send an object piece by piece; a client that goes away stops the reading."""
+        headers: list[tuple[bytes, bytes]] = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"content-length", str(response.content_length).encode()),
+        ]
+        if response.content_type is not None:
+            headers.append((b"content-type", response.content_type.encode("latin-1")))
+        for name, value in response.headers:
+            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        if close:
+            headers.append((b"connection", b"close"))
+        gone = asyncio.ensure_future(receive())  # the request is read: this ends on disconnect
+        try:
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            while not gone.done():
+                piece = await asyncio.to_thread(next, response.chunks, None)
+                if piece is None:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except Exception as err:  # a damaged block: the connection is cut, never a short 200
+            logger.error("request %s: the object could not be sent whole: %s", request_id, err)
+        finally:
+            gone.cancel()
+            await asyncio.to_thread(response.close)
+
+
+def _log_answer(request: HttpRequest, status: int) -> None:
+    shown = request.path + (
+        "?" + "&".join(name for name, _ in request.query) if request.query else ""
+    )
+    logger.info(
+        "%s %s -> %d [%s]",
+        _printable(request.method),
+        _printable(shown),
+        status,
+        request.request_id,
+    )
+
+
+async def _in_own_thread(work: Callable[[], _T], name: str) -> _T:
+    """Run blocking work in a daemon thread of its own (a long upload holds no pool worker)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def run() -> None:
+        outcome: Callable[[], None]
+        try:
+            result = work()
+        except BaseException as err:  # handed to the awaiting coroutine
+            failure = err
+            outcome = lambda: future.set_exception(failure)  # noqa: E731
+        else:
+            outcome = lambda: future.set_result(result)  # noqa: E731
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await future
+
+
+class _BodyBridge:
+    """A request body pulled from the event loop by a worker thread, piece by piece."""
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self._receive = receive
+        self._loop = loop
+        self.started = False
+        self.done = False
+        self.disconnected = False
+
+    def read(self) -> bytes:
+        """The next piece of the body (``b""`` at its end); called from the worker thread."""
+        while not self.done:
+            self.started = True
+            future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+            try:
+                message = future.result(timeout=_BODY_IDLE_SECONDS)
+            except concurrent.futures.CancelledError:  # the server is shutting down
+                self.done = self.disconnected = True
+                raise ClientGone from None
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                self.done = self.disconnected = True  # the rest is never read: close after
+                raise S3Failure(
+                    400,
+                    "RequestTimeout",
+                    "Your socket connection to the server was not read from or written to "
+                    "within the timeout period.",
+                ) from None
+            if message["type"] == "http.disconnect":
+                self.done = self.disconnected = True
+                raise ClientGone
+            more = bool(message.get("more_body", False))
+            self.done = not more
+            piece = bytes(message.get("body", b""))
+            if piece:
+                return piece
+        return b""
+
+    async def _next(self) -> Message:
+        return await self._receive()
+
+    async def drain(self, headers: tuple[tuple[str, str], ...]) -> bool:
+        """Discard what is left of the body; False when the connection must close instead."""
+        if self.disconnected:
+            return False
+        if self.done:
+            return True
+        expects_continue = any(
+            name == "expect" and value.strip().lower() == "100-continue" for name, value in headers
+        )
+        if expects_continue and not self.started:
+            return False  # the body was never invited: answer now and close
+        discarded = 0
+        while not self.done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                return False
+            discarded += len(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+            if discarded > _DRAIN_LIMIT:
+                return False
+        return True
 
 
 def _printable(text: str) -> str:

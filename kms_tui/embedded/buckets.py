@@ -1,7 +1,8 @@
 """The bucket store: bucket names and their default encryption, one JSON file per bucket.
 
-Buckets hold no objects here; they exist so that S3 clients can set a bucket's default
-encryption and so that the KMS service can tell which keys a bucket still names.
+The bucket store also owns the object store (``objects``, under ``<data_dir>/objects``): it
+tells it which buckets exist, and refuses to delete a bucket that still holds objects. The KMS
+service asks it which keys a bucket's default encryption still names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kms_tui.embedded.objects_store import ObjectStore
 from kms_tui.embedded.timefmt import format_zoned, parse_zoned, utc_now
 from kms_tui.paths import TEMP_MARKER, ensure_private_dir, fsync_dir, write_private_file
 
@@ -25,6 +27,7 @@ __all__ = [
     "SSE_AES256",
     "SSE_KMS",
     "BucketExistsError",
+    "BucketNotEmptyError",
     "BucketNotFoundError",
     "BucketRecord",
     "BucketStore",
@@ -53,6 +56,10 @@ class BucketNotFoundError(BucketStoreError):
 
 class BucketExistsError(BucketStoreError):
     """A bucket of that name already exists (and, with one owner, is ours)."""
+
+
+class BucketNotEmptyError(BucketStoreError):
+    """The bucket still holds objects."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ class BucketStore:
 
     def __init__(self, data_dir: Path) -> None:
         self._dir = Path(data_dir) / "buckets"
+        self.objects = ObjectStore(Path(data_dir) / "objects")
         self._lock = threading.RLock()
         self._records: dict[str, BucketRecord] = {}
         self._loaded = False
@@ -137,6 +145,7 @@ class BucketStore:
                     continue
                 records[record.name] = record
             self._records = records
+            self.objects.load(records)
             self._loaded = True
 
     def _ensure_loaded(self) -> None:
@@ -173,16 +182,23 @@ class BucketStore:
             record = BucketRecord(name, utc_now().replace(microsecond=0))
             self._write(record)
             self._records[name] = record
+            self.objects.open_bucket(name)
             return record
 
     def delete(self, name: str) -> None:
-        """Remove a bucket (always empty here)."""
+        """Remove an empty bucket; BucketNotEmptyError while it holds objects."""
         with self._lock:
             self.require(name)
+            if not self.objects.close_bucket(name):
+                raise BucketNotEmptyError(name)
             path = self._path(name)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            fsync_dir(self._dir)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                fsync_dir(self._dir)
+            except BaseException:
+                self.objects.open_bucket(name)  # the bucket is still there: keep it usable
+                raise
             del self._records[name]
 
     def set_encryption(self, name: str, algorithm: str, kms_key_id: str | None) -> BucketRecord:

@@ -1,6 +1,14 @@
-"""The S3 subset: buckets and their default encryption, path-style, as AWS SDKs expect.
+"""The S3 subset, path-style, as AWS SDKs expect: buckets, their default encryption, objects.
 
-Everything else S3 can do answers 501 ``NotImplemented``: this server holds no objects.
+Bucket routes are here; ListObjectsV2 is in :mod:`objects_list`, the object routes (PutObject,
+GetObject, HeadObject, DeleteObject, with real SSE) in :mod:`objects`. Which operation a request
+is comes from :func:`match_route`, the one matcher (the fuzz oracle uses it too): the method,
+the scope (service root, bucket, object), the query names that select an operation
+(``_IGNORED_QUERY`` and the operation's own parameters aside) and, for a PUT of an object, the
+headers that make it another operation: ``x-amz-copy-source`` (CopyObject), SSE-C headers and
+``STREAMING-*`` payloads this server does not decode. Everything unmatched answers 501
+``NotImplemented``: ListObjects (v1), multipart uploads, CopyObject, ACLs, tagging, versioning...
+SSE-C headers on a PUT are validated as RustFS does (400s) before the 501.
 """
 
 from __future__ import annotations
@@ -8,10 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
@@ -19,6 +28,7 @@ from kms_tui.embedded.buckets import (
     SSE_AES256,
     SSE_KMS,
     BucketExistsError,
+    BucketNotEmptyError,
     BucketNotFoundError,
     BucketRecord,
     BucketStore,
@@ -31,8 +41,28 @@ from kms_tui.embedded.http import (
     xml_error,
     xml_response,
 )
+from kms_tui.embedded.objects import (
+    DEFAULT_MAX_OBJECT_SIZE,
+    PutBody,
+    delete_object,
+    get_object,
+    head_object,
+    put_object,
+)
+from kms_tui.embedded.objects_body import is_unsupported_streaming
+from kms_tui.embedded.objects_common import S3Failure, StreamedResponse
+from kms_tui.embedded.objects_list import LIST_PARAMETERS, list_objects_v2
+from kms_tui.embedded.objects_sse import KmsForObjects, check_sse_c_put, has_sse_c_headers
 
-__all__ = ["S3_NAMESPACE", "KmsKeyLookup", "handle_s3"]
+__all__ = [
+    "S3_NAMESPACE",
+    "KmsKeyLookup",
+    "S3Kms",
+    "S3Route",
+    "handle_s3",
+    "match_route",
+    "streams_body",
+]
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -55,49 +85,127 @@ class KmsKeyLookup(Protocol):
     def key_exists(self, key_id: str) -> bool: ...
 
 
-class _S3Failure(Exception):
-    """An S3 XML error answer raised from deep inside a handler."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class S3Kms(KmsKeyLookup, KmsForObjects, Protocol):
+    """What the bucket and object routes together need from the KMS service."""
 
 
-def _not_implemented() -> _S3Failure:
-    return _S3Failure(
+def _not_implemented() -> S3Failure:
+    return S3Failure(
         501,
         "NotImplemented",
-        "A header you provided implies functionality that is not implemented: "
-        "this server implements only bucket and bucket-encryption operations.",
+        "A header you provided implies functionality that is not implemented: this server "
+        "implements buckets, bucket encryption, ListObjectsV2 and single-request object "
+        "PUT, GET, HEAD and DELETE.",
     )
 
 
-def _no_such_bucket() -> _S3Failure:
-    return _S3Failure(404, "NoSuchBucket", "The specified bucket does not exist")
+def _no_such_bucket() -> S3Failure:
+    return S3Failure(404, "NoSuchBucket", "The specified bucket does not exist")
 
 
-def handle_s3(store: BucketStore, kms: KmsKeyLookup, request: HttpRequest) -> HttpResponse:
-    """Answer one authenticated path-style S3 request."""
+def handle_s3(
+    store: BucketStore,
+    kms: S3Kms,
+    request: HttpRequest,
+    *,
+    body: PutBody | None = None,
+    max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+) -> HttpResponse | StreamedResponse:
+    """Answer one authenticated path-style S3 request.
+
+    ``body`` streams a PutObject body (the ASGI app passes one; without it ``request.body``
+    is the body); ``max_object_size`` caps it (400 ``EntityTooLarge``).
+    """
     try:
         try:
-            return _dispatch(store, kms, request)
+            return _dispatch(store, kms, request, body, max_object_size)
         except OSError as err:  # the bucket store's write or removal failed; nothing changed
             detail = err.strerror or "I/O error"
-            raise _S3Failure(
+            raise S3Failure(
                 500, "InternalError", f"cannot store the bucket change: {detail}"
             ) from err
-    except _S3Failure as failure:
+    except S3Failure as failure:
         if request.method == "HEAD":
-            return empty_response(failure.status)
-        return xml_error(failure.status, failure.code, failure.message, request.request_id)
+            return HttpResponse(failure.status, b"", None, failure.headers)
+        answer = xml_error(failure.status, failure.code, failure.message, request.request_id)
+        return dataclasses.replace(answer, headers=failure.headers)
 
 
 Handler = Callable[[BucketStore, KmsKeyLookup, HttpRequest, str], HttpResponse]
+ObjectHandler = Callable[
+    [BucketStore, S3Kms, HttpRequest, str, PutBody, int], HttpResponse | StreamedResponse
+]
 
 
-def _dispatch(store: BucketStore, kms: KmsKeyLookup, request: HttpRequest) -> HttpResponse:
+@dataclasses.dataclass(frozen=True, slots=True)
+class S3Route:
+    """A routed S3 operation: its scope (``root``, ``bucket``, ``object``), method, selectors."""
+
+    scope: str
+    method: str
+    selectors: frozenset[str]
+
+
+def _selectors(query_names: Iterable[str], method: str) -> tuple[frozenset[str], frozenset[str]]:
+    names = frozenset(query_names) - _IGNORED_QUERY
+    for (route_method, selectors), parameters in _ROUTE_PARAMETERS.items():
+        if route_method == method and selectors <= names and names - selectors <= parameters:
+            return names, selectors
+    return names, names
+
+
+def _header_map(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in headers:
+        found.setdefault(name.lower(), value)
+    return found
+
+
+def match_route(
+    method: str,
+    path: str,
+    query_names: Iterable[str],
+    headers: Iterable[tuple[str, str]] = (),
+) -> S3Route | None:
+    """The operation the server dispatches a (decoded) path-style request to, or None."""
+    method = method.upper()
+    rest = path[1:] if path.startswith("/") else path
+    if not rest:
+        return S3Route("root", "GET", frozenset()) if method == "GET" else None
+    _bucket, _, key = rest.partition("/")
+    _names, selectors = _selectors(query_names, method)
+    if not key:
+        return (
+            S3Route("bucket", method, selectors) if (method, selectors) in _BUCKET_ROUTES else None
+        )
+    if (method, selectors) not in _OBJECT_ROUTES:
+        return None
+    if method == "PUT":
+        found = _header_map(headers)
+        if (
+            "x-amz-copy-source" in found
+            or has_sse_c_headers(found)
+            or is_unsupported_streaming(found.get("x-amz-content-sha256"))
+        ):
+            return None
+    return S3Route("object", method, selectors)
+
+
+def streams_body(
+    method: str, path: str, query_names: Iterable[str], headers: Iterable[tuple[str, str]]
+) -> bool:
+    """Whether the request is a PutObject, whose body the ASGI app must stream, not buffer."""
+    route = match_route(method, path, query_names, headers)
+    return route is not None and route.scope == "object" and route.method == "PUT"
+
+
+def _dispatch(
+    store: BucketStore,
+    kms: S3Kms,
+    request: HttpRequest,
+    body: PutBody | None,
+    max_object_size: int,
+) -> HttpResponse | StreamedResponse:
     rest = request.path[1:] if request.path.startswith("/") else request.path
     if not rest:
         if request.method == "GET":
@@ -105,14 +213,34 @@ def _dispatch(store: BucketStore, kms: KmsKeyLookup, request: HttpRequest) -> Ht
         raise _not_implemented()
     bucket, _, object_key = rest.partition("/")
     if not is_valid_bucket_name(bucket):
-        raise _S3Failure(400, "InvalidBucketName", "The specified bucket is not valid.")
-    if object_key:
+        raise S3Failure(400, "InvalidBucketName", "The specified bucket is not valid.")
+    route = match_route(
+        request.method, request.path, (n for n, _ in request.query), request.headers
+    )
+    if route is None:
+        if object_key and request.method == "PUT":
+            _explain_unrouted_put(request)
         raise _not_implemented()
-    subresources = frozenset(name for name, _ in request.query) - _IGNORED_QUERY
-    handler = _BUCKET_ROUTES.get((request.method, subresources))
-    if handler is None:
-        raise _not_implemented()
-    return handler(store, kms, request, bucket)
+    if route.scope == "bucket":
+        return _BUCKET_ROUTES[(route.method, route.selectors)](store, kms, request, bucket)
+    handler = _OBJECT_ROUTES[(route.method, route.selectors)]
+    return handler(store, kms, request, bucket, body or PutBody.of(request.body), max_object_size)
+
+
+def _explain_unrouted_put(request: HttpRequest) -> None:
+    """SSE-C is validated as RustFS does before it is refused; other streaming payloads named."""
+    headers = _header_map(request.headers)
+    if has_sse_c_headers(headers) and "x-amz-copy-source" not in headers:
+        check_sse_c_put(headers)
+    content_sha = headers.get("x-amz-content-sha256")
+    if is_unsupported_streaming(content_sha):
+        raise S3Failure(
+            501,
+            "NotImplemented",
+            f"The payload {content_sha} is not supported by this server; sign the payload hash, "
+            "send UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER or "
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD.",
+        )
 
 
 def _timestamp(record: BucketRecord) -> str:
@@ -145,13 +273,13 @@ def _parse_xml(body: bytes, root_name: str) -> ET.Element:
     """Parse bounded input with no DTD or entity declarations allowed."""
     lowered = body.lower()
     if b"<!doctype" in lowered or b"<!entity" in lowered:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML)
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML)
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML) from None
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML) from None
     if _local_name(root) != root_name:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML)
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML)
     return root
 
 
@@ -162,11 +290,11 @@ def _check_content_md5(request: HttpRequest) -> None:
     try:
         digest = base64.b64decode(declared.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise _S3Failure(
+        raise S3Failure(
             400, "InvalidDigest", "The Content-MD5 you specified is not valid."
         ) from None
     if not hmac.compare_digest(digest, hashlib.md5(request.body).digest()):
-        raise _S3Failure(
+        raise S3Failure(
             400, "BadDigest", "The Content-MD5 you specified did not match what we received."
         )
 
@@ -180,7 +308,7 @@ def _create_bucket(
     try:
         store.create(bucket)
     except BucketExistsError:
-        raise _S3Failure(
+        raise S3Failure(
             409,
             "BucketAlreadyOwnedByYou",
             "Your previous request to create the named bucket succeeded and you already own it.",
@@ -203,7 +331,17 @@ def _delete_bucket(
         store.delete(bucket)
     except BucketNotFoundError:
         raise _no_such_bucket() from None
+    except BucketNotEmptyError:
+        raise S3Failure(
+            409, "BucketNotEmpty", "The bucket you tried to delete is not empty"
+        ) from None
     return empty_response(204)
+
+
+def _list_objects(
+    store: BucketStore, kms: KmsKeyLookup, request: HttpRequest, bucket: str
+) -> HttpResponse:
+    return list_objects_v2(store, request, bucket)
 
 
 def _get_encryption(
@@ -213,7 +351,7 @@ def _get_encryption(
     if record is None:
         raise _no_such_bucket()
     if record.sse_algorithm is None:
-        raise _S3Failure(
+        raise S3Failure(
             400,
             "ServerSideEncryptionConfigurationNotFoundError",
             "The server side encryption configuration was not found",
@@ -235,24 +373,24 @@ def _parse_encryption(body: bytes) -> tuple[str, str | None]:
     root = _parse_xml(body, "ServerSideEncryptionConfiguration")
     rules = _children(root, "Rule")
     if len(rules) != 1:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML)
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML)
     defaults = _children(rules[0], "ApplyServerSideEncryptionByDefault")
     if len(defaults) != 1:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML)
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML)
     algorithms = _children(defaults[0], "SSEAlgorithm")
     key_ids = _children(defaults[0], "KMSMasterKeyID")
     if len(algorithms) != 1 or len(key_ids) > 1:
-        raise _S3Failure(400, "MalformedXML", _MALFORMED_XML)
+        raise S3Failure(400, "MalformedXML", _MALFORMED_XML)
     algorithm = (algorithms[0].text or "").strip()
     key_id = (key_ids[0].text or "").strip() if key_ids else ""
     if algorithm not in (SSE_AES256, SSE_KMS):
-        raise _S3Failure(
+        raise S3Failure(
             400,
             "InvalidArgument",
             f"Unsupported SSEAlgorithm '{algorithm}': this server accepts AES256 or aws:kms.",
         )
     if algorithm == SSE_AES256 and key_id:
-        raise _S3Failure(
+        raise S3Failure(
             400, "InvalidArgument", "KMSMasterKeyID is only valid with SSEAlgorithm aws:kms."
         )
     return algorithm, key_id or None
@@ -282,13 +420,13 @@ def _assign_encryption(
 ) -> HttpResponse:
     if algorithm == SSE_KMS:
         if not kms.is_running:
-            raise _S3Failure(500, "InternalError", "KMS service not initialized")
+            raise S3Failure(500, "InternalError", "KMS service not initialized")
         if key_id is None:
             key_id = kms.default_key_id()
             if not key_id:
-                raise _S3Failure(500, "InternalError", "KMS default key not configured")
+                raise S3Failure(500, "InternalError", "KMS default key not configured")
         elif not kms.key_exists(key_id):
-            raise _S3Failure(
+            raise S3Failure(
                 400,
                 "InvalidArgument",
                 f"The KMS key '{key_id}' does not exist; create it first or name an existing key.",
@@ -310,8 +448,34 @@ def _delete_encryption(
     return empty_response(204)
 
 
+def _put_object(
+    store: BucketStore, kms: S3Kms, request: HttpRequest, bucket: str, body: PutBody, cap: int
+) -> HttpResponse:
+    return put_object(store, kms, request, bucket, body, cap)
+
+
+def _get_object(
+    store: BucketStore, kms: S3Kms, request: HttpRequest, bucket: str, body: PutBody, cap: int
+) -> StreamedResponse:
+    return get_object(store, kms, request, bucket)
+
+
+def _head_object(
+    store: BucketStore, kms: S3Kms, request: HttpRequest, bucket: str, body: PutBody, cap: int
+) -> HttpResponse:
+    return head_object(store, request, bucket)
+
+
+def _delete_object(
+    store: BucketStore, kms: S3Kms, request: HttpRequest, bucket: str, body: PutBody, cap: int
+) -> HttpResponse:
+    return delete_object(store, request, bucket)
+
+
 _NONE: frozenset[str] = frozenset()
 _ENCRYPTION = frozenset({"encryption"})
+_LIST_V2 = frozenset({"list-type"})
+# (method, selecting query names) -> handler; an operation's parameters are in _ROUTE_PARAMETERS.
 _BUCKET_ROUTES: dict[tuple[str, frozenset[str]], Handler] = {
     ("PUT", _NONE): _create_bucket,
     ("HEAD", _NONE): _head_bucket,
@@ -319,4 +483,14 @@ _BUCKET_ROUTES: dict[tuple[str, frozenset[str]], Handler] = {
     ("GET", _ENCRYPTION): _get_encryption,
     ("PUT", _ENCRYPTION): _put_encryption,
     ("DELETE", _ENCRYPTION): _delete_encryption,
+    ("GET", _LIST_V2): _list_objects,
+}
+_ROUTE_PARAMETERS: dict[tuple[str, frozenset[str]], frozenset[str]] = {
+    ("GET", _LIST_V2): LIST_PARAMETERS,
+}
+_OBJECT_ROUTES: dict[tuple[str, frozenset[str]], ObjectHandler] = {
+    ("PUT", _NONE): _put_object,
+    ("GET", _NONE): _get_object,
+    ("HEAD", _NONE): _head_object,
+    ("DELETE", _NONE): _delete_object,
 }

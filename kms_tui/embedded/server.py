@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp
 from kms_tui.embedded.buckets import BucketStore
 from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
+from kms_tui.embedded.objects import DEFAULT_MAX_OBJECT_SIZE, parse_size
 from kms_tui.paths import ensure_private_dir, server_data_dir, server_log_file
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BODY_LIMIT",
     "DEFAULT_CREDENTIAL",
+    "DEFAULT_MAX_OBJECT_SIZE",
     "EmbeddedServer",
     "EmbeddedServerError",
     "KmsAsgiApp",
@@ -161,6 +163,7 @@ class _ServerParts:
         secret_key: str,
         allow_immediate_deletion: bool,
         clock: Callable[[], datetime] | None = None,
+        max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
     ) -> None:
         from kms_tui.embedded.admin_routes import handle_admin
         from kms_tui.embedded.service import KmsService
@@ -180,6 +183,7 @@ class _ServerParts:
             access_key=access_key,
             secret_key=secret_key,
             admin_handler=handle_admin,
+            max_object_size=max_object_size,
         )
 
 
@@ -249,10 +253,15 @@ class EmbeddedServer:
         log_file: Path | None = None,
         sweep_interval: float = 60.0,
         clock: Callable[[], datetime] | None = None,
+        max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
     ) -> None:
-        """``clock`` fixes the service's time (screenshots and snapshot tests); None is real."""
+        """``clock`` fixes the service's time (screenshots and snapshot tests); None is real.
+
+        ``max_object_size`` caps a PutObject body (400 ``EntityTooLarge`` above it).
+        """
         self.data_dir = Path(data_dir)
         self._clock = clock
+        self._max_object_size = max_object_size
         self.access_key = access_key or secrets.token_urlsafe(15)
         self._secret_key = secret_key or secrets.token_urlsafe(30)
         self._allow_immediate_deletion = allow_immediate_deletion
@@ -311,6 +320,7 @@ class EmbeddedServer:
                 self._secret_key,
                 self._allow_immediate_deletion,
                 self._clock,
+                self._max_object_size,
             )
             sock = _bind_socket("127.0.0.1", 0)
             self._server = _make_server(self._parts.app)
@@ -412,6 +422,16 @@ def _resolve_credentials(
     return access, secret, access == secret == DEFAULT_CREDENTIAL
 
 
+def _object_cap(value: int | str | None) -> int:
+    if value is None:
+        return DEFAULT_MAX_OBJECT_SIZE
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("the size must be positive")
+        return value
+    return parse_size(value)
+
+
 def _stderr_logging() -> _LogRouting:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
@@ -456,11 +476,21 @@ def run_serve(
     secret_key: str | None,
     allow_immediate_deletion: bool,
     sweep_interval: float = 60.0,
+    max_object_size: int | str | None = None,
 ) -> int:
-    """``kms-tui serve``: run in the foreground until SIGINT/SIGTERM; returns the exit code."""
+    """``kms-tui serve``: run in the foreground until SIGINT/SIGTERM; returns the exit code.
+
+    ``max_object_size`` caps a PutObject body: bytes, or text such as ``5GiB`` or ``10M``
+    (None: :data:`DEFAULT_MAX_OBJECT_SIZE`, 5 GiB).
+    """
     credentials = _resolve_credentials(access_key, secret_key)
     if isinstance(credentials, str):
         sys.stderr.write(credentials + "\n")
+        return 2
+    try:
+        object_cap = _object_cap(max_object_size)
+    except ValueError as err:
+        sys.stderr.write(f"kms-tui serve: --max-object-size: {err}\n")
         return 2
     access, secret, defaults = credentials
     if defaults:
@@ -491,7 +521,9 @@ def run_serve(
     parts: _ServerParts | None = None
     sweeper: _Sweeper | None = None
     try:
-        parts = _ServerParts(data_dir, access, secret, allow_immediate_deletion)
+        parts = _ServerParts(
+            data_dir, access, secret, allow_immediate_deletion, max_object_size=object_cap
+        )
         try:
             sock = _bind_socket(host, port)
         except OSError as err:

@@ -41,8 +41,13 @@ def test_every_route_of_the_server_tables_is_known() -> None:
     for method, names in s3_routes._BUCKET_ROUTES:
         query = "?" + "&".join(sorted(names)) if names else ""
         assert f"{method} S3 /{{bucket}}{query}" in labels
+    for method, names in s3_routes._OBJECT_ROUTES:
+        query = "?" + "&".join(sorted(names)) if names else ""
+        assert f"{method} S3 /{{bucket}}/{{key}}{query}" in labels
     assert {"GET /kms/keys/{key_id}", "GET S3 /"} <= labels
-    assert len(labels) == len(admin_routes.ROUTES) + len(s3_routes._BUCKET_ROUTES) + 2
+    assert len(labels) == (
+        len(admin_routes.ROUTES) + len(s3_routes._BUCKET_ROUTES) + len(s3_routes._OBJECT_ROUTES) + 2
+    )
     assert "POST /kms/keys/rotate" not in fuzz_oracle.catalogue()  # Local cannot rotate
 
 
@@ -79,11 +84,22 @@ MATCHES: list[tuple[str, str, str, str | None]] = [
     ("HEAD", "/fz-bucket", "", "HEAD S3 /{bucket}"),
     ("GET", "/fz-bucket", "encryption", "GET S3 /{bucket}?encryption"),
     ("PUT", "/fz-bucket", "encryption=&x-id=PutBucketEncryption", "PUT S3 /{bucket}?encryption"),
-    ("GET", "/fz-bucket", "", None),
+    ("GET", "/fz-bucket", "", None),  # ListObjects (v1)
     ("GET", "/fz-bucket", "acl", None),
     ("PUT", "/fz-bucket", "encryption&acl", None),
-    ("HEAD", "/fz-bucket/object", "", None),
-    ("GET", "/fz-bucket/a%2Fb", "", None),
+    ("GET", "/fz-bucket", "list-type=2", "GET S3 /{bucket}?list-type"),
+    ("GET", "/fz-bucket", "list-type=2&prefix=a&max-keys=5", "GET S3 /{bucket}?list-type"),
+    ("GET", "/fz-bucket", "list-type=2&acl", None),
+    ("PUT", "/fz-bucket", "prefix=a", None),
+    ("HEAD", "/fz-bucket/object", "", "HEAD S3 /{bucket}/{key}"),
+    ("GET", "/fz-bucket/a%2Fb", "", "GET S3 /{bucket}/{key}"),
+    ("PUT", "/fz-bucket/a/b", "x-id=PutObject", "PUT S3 /{bucket}/{key}"),
+    ("DELETE", "/fz-bucket/a", "", "DELETE S3 /{bucket}/{key}"),
+    ("POST", "/fz-bucket/a", "uploads", None),  # CreateMultipartUpload
+    ("PUT", "/fz-bucket/a", "partNumber=1&uploadId=u", None),  # UploadPart
+    ("POST", "/fz-bucket/a", "uploadId=u", None),  # CompleteMultipartUpload
+    ("DELETE", "/fz-bucket/a", "uploadId=u", None),  # AbortMultipartUpload
+    ("GET", "/fz-bucket/a", "tagging", None),
 ]
 
 
@@ -131,7 +147,9 @@ async def test_the_oracle_and_the_server_agree_on_what_is_routed(server: InProce
         ("GET", ADMIN + "/kms/keys/fz-alpha", "", 501, NOT_IMPLEMENTED_XML, False),
         ("GET", "/fz-bucket", "encryption", 501, NOT_IMPLEMENTED_XML, False),
         ("GET", "/fz-bucket", "acl", 501, NOT_IMPLEMENTED_XML, True),
-        ("HEAD", "/fz-bucket/object", "", 501, "", True),
+        ("HEAD", "/fz-bucket/object", "", 501, "", False),  # HeadObject is a route
+        ("HEAD", "/fz-bucket/object", "acl", 501, "", True),
+        ("POST", "/fz-bucket/object", "uploads", 501, NOT_IMPLEMENTED_XML, True),
         ("HEAD", "/fz-bucket", "", 501, "", False),
         (
             "POST",
@@ -224,10 +242,10 @@ def _break_admin_tag(monkeypatch: pytest.MonkeyPatch) -> str:
 def _break_s3_put_encryption(monkeypatch: pytest.MonkeyPatch) -> str:
     real = asgi.handle_s3
 
-    def handler(store: Any, kms: Any, request: HttpRequest) -> HttpResponse:
+    def handler(store: Any, kms: Any, request: HttpRequest, **options: Any) -> Any:
         if request.method == "PUT" and request.has_query("encryption"):
             return _not_implemented(request)
-        return real(store, kms, request)
+        return real(store, kms, request, **options)
 
     monkeypatch.setattr(asgi, "handle_s3", handler)
     return "PUT S3 /{bucket}?encryption"

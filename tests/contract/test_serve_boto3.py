@@ -225,12 +225,17 @@ def test_invalid_bucket_name(deployment: Deployment, name: str) -> None:
     assert error_of(invalid) == (400, "InvalidBucketName")
 
 
-def test_object_operations_not_implemented(deployment: Deployment) -> None:
+def test_multipart_and_copy_not_implemented(deployment: Deployment) -> None:
     s3 = deployment.s3
     s3.create_bucket(Bucket="boto-objects")
-    with pytest.raises(ClientError) as put:
-        s3.put_object(Bucket="boto-objects", Key="a.txt", Body=b"hello")
-    assert error_of(put) == (501, "NotImplemented")
+    with pytest.raises(ClientError) as multipart:
+        s3.create_multipart_upload(Bucket="boto-objects", Key="a.txt")
+    assert error_of(multipart) == (501, "NotImplemented")
+    s3.put_object(Bucket="boto-objects", Key="a.txt", Body=b"hello")
+    with pytest.raises(ClientError) as copy:
+        source = {"Bucket": "boto-objects", "Key": "a.txt"}
+        s3.copy_object(Bucket="boto-objects", Key="b.txt", CopySource=source)
+    assert error_of(copy) == (501, "NotImplemented")
 
 
 def test_buckets_survive_restart(tmp_path: Path) -> None:

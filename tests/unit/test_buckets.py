@@ -1,12 +1,11 @@
 """BucketEncryptionClient: error mapping, the no-configuration rule, names, and its plumbing.
 
-Server answers come from a scripted S3 server on a real loopback socket, so botocore parses
-RustFS-shaped XML exactly as it would in production.
+Server answers come from a scripted S3 server on a real loopback socket, so the client reads
+RustFS-shaped XML through the same HTTP stack as in production.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import re
@@ -18,16 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ParamValidationError,
-    ReadTimeoutError,
-    SSLError,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +26,6 @@ from kms_tui.api.buckets import (
     Bucket,
     BucketEncryption,
     BucketEncryptionClient,
-    translate_botocore_error,
     validate_bucket_name,
 )
 from kms_tui.api.errors import (
@@ -212,7 +202,6 @@ async def test_missing_bucket_on_get_is_bucket_not_found(s3: ScriptedS3) -> None
     error = caught.value
     assert (error.status, error.code, error.request_id) == (404, "NoSuchBucket", "REQ123")
     assert error.message == "The specified bucket does not exist"
-    assert isinstance(error.__cause__, ClientError)
 
 
 async def test_configuration_is_parsed(s3: ScriptedS3) -> None:
@@ -288,7 +277,7 @@ async def test_html_from_a_proxy_is_a_backend_error_without_a_fake_code(s3: Scri
         with pytest.raises(KmsBackendError) as caught:
             await client.list_buckets()
     assert caught.value.status == 502
-    assert caught.value.code == "InternalError"  # the class default, not botocore's "502"
+    assert caught.value.code == "InternalError"  # the class default, not a made-up "502"
 
 
 async def test_bare_404_without_code_is_plain_not_found(s3: ScriptedS3) -> None:
@@ -304,7 +293,7 @@ async def test_read_timeout_is_timeout_error(s3: ScriptedS3) -> None:
     async with s3.client(timeout=0.3) as client:
         with pytest.raises(KmsTimeoutError) as caught:
             await client.list_buckets()
-    assert isinstance(caught.value.__cause__, ReadTimeoutError)
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
 
 
 async def test_closed_port_is_connection_error() -> None:
@@ -316,7 +305,7 @@ async def test_closed_port_is_connection_error() -> None:
     async with BucketEncryptionClient(f"http://127.0.0.1:{port}", "a", "s", retries=0) as client:
         with pytest.raises(KmsConnectionError) as caught:
             await client.list_buckets()
-    assert isinstance(caught.value.__cause__, EndpointConnectionError)
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,22 +440,6 @@ def test_repr_hides_the_secret() -> None:
     assert "hidden-secret-value" not in repr(client)
 
 
-async def test_client_is_built_once_off_the_event_loop(s3: ScriptedS3) -> None:
-    built_on: list[int] = []
-
-    class Probe(BucketEncryptionClient):
-        def _build_client(self) -> Any:
-            built_on.append(threading.get_ident())
-            return super()._build_client()
-
-    s3.answers += [xml(200, list_xml([])) for _ in range(4)]
-    async with Probe(s3.endpoint, "a", "s", retries=0) as client:
-        assert built_on == []  # lazy
-        await asyncio.gather(*(client.list_buckets() for _ in range(4)))
-    assert len(built_on) == 1
-    assert built_on[0] != threading.get_ident()
-
-
 async def test_closed_client_refuses_calls(s3: ScriptedS3) -> None:
     client = s3.client()
     await client.aclose()
@@ -533,7 +506,7 @@ async def test_untrusted_certificate_names_ca_bundle(tls_s3: tuple[ScriptedS3, P
             await client.list_buckets()
     assert "not trusted" in str(caught.value)
     assert "ca_bundle" in str(caught.value)
-    assert isinstance(caught.value.__cause__, SSLError)
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 async def test_ca_bundle_makes_the_certificate_trusted(tls_s3: tuple[ScriptedS3, Path]) -> None:
@@ -551,30 +524,25 @@ async def test_verify_false_skips_verification(tls_s3: tuple[ScriptedS3, Path]) 
 
 
 # ---------------------------------------------------------------------------------------------
-# translate_botocore_error on exceptions built as botocore builds them
-
-
-def client_error(code: str, message: str, status: int, request_id: str = "R1") -> ClientError:
-    response: Any = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": request_id},
-    }
-    return ClientError(response, "GetBucketEncryption")
+# More answers over the wire: codes of other calls, a code without a message, TLS mismatch
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "expected"),
+    ("status", "code", "expected"),
     [
-        ("NoSuchBucket", 404, KmsBucketNotFound),
-        ("AccessDenied", 403, KmsAccessDenied),
-        ("SignatureDoesNotMatch", 403, KmsAccessDenied),
-        ("RequestTimeTooSkewed", 403, KmsClockSkewError),
-        ("InvalidBucketName", 400, KmsInvalidRequest),
-        ("ServerSideEncryptionConfigurationNotFoundError", 404, KmsNotFound),
+        (400, "InvalidBucketName", KmsInvalidRequest),
+        (404, "ServerSideEncryptionConfigurationNotFoundError", KmsNotFound),
+        (404, "NoSuchKey", KmsNotFound),
     ],
 )
-def test_translate_client_errors(code: str, status: int, expected: type[KmsError]) -> None:
-    error = translate_botocore_error(client_error(code, "said the server", status))
+async def test_other_codes_map_onto_the_tree(
+    s3: ScriptedS3, status: int, code: str, expected: type[KmsError]
+) -> None:
+    s3.answers.append(xml(status, s3_error(code, "said the server", request_id="R1")))
+    async with s3.client() as client:
+        with pytest.raises(KmsError) as caught:
+            await client.put_bucket_encryption("bucket-a", algorithm="AES256")
+    error = caught.value
     assert type(error) is expected
     assert (error.status, error.code, error.message, error.request_id) == (
         status,
@@ -584,40 +552,20 @@ def test_translate_client_errors(code: str, status: int, expected: type[KmsError
     )
 
 
-def test_translate_client_error_without_message_names_operation() -> None:
-    error = translate_botocore_error(client_error("AccessDenied", "", 403))
-    assert "GetBucketEncryption" in error.message
+async def test_error_without_message_names_the_operation(s3: ScriptedS3) -> None:
+    s3.answers.append(xml(403, s3_error("AccessDenied", "")))
+    async with s3.client() as client:
+        with pytest.raises(KmsAccessDenied) as caught:
+            await client.get_bucket_encryption("bucket-a")
+    assert "GetBucketEncryption" in caught.value.message
 
 
-@pytest.mark.parametrize(
-    ("err", "expected"),
-    [
-        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), KmsConnectionError),
-        (ConnectionClosedError(endpoint_url="http://127.0.0.1:1"), KmsConnectionError),
-        (ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), KmsTimeoutError),
-        (ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), KmsTimeoutError),
-        (ParamValidationError(report="Bucket is missing"), KmsInvalidRequest),
-    ],
-)
-def test_translate_transport_errors(err: Exception, expected: type[KmsError]) -> None:
-    assert type(translate_botocore_error(err)) is expected
-
-
-def test_translate_certificate_failure() -> None:
-    cause = ssl.SSLCertVerificationError(
-        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
-    )
-    error = translate_botocore_error(SSLError(endpoint_url="https://h", error=cause))
-    assert type(error) is KmsConnectionError
-    assert "not trusted" in error.message
-    assert "ca_bundle" in error.message
-
-
-def test_translate_other_tls_failure_does_not_blame_trust() -> None:
-    cause = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
-    error = translate_botocore_error(SSLError(endpoint_url="https://h", error=cause))
-    assert type(error) is KmsConnectionError
-    assert "not trusted" not in error.message
+async def test_tls_to_a_plain_http_port_does_not_blame_trust(s3: ScriptedS3) -> None:
+    port = s3.server.server_address[1]
+    async with BucketEncryptionClient(f"https://127.0.0.1:{port}", "a", "s", retries=0) as client:
+        with pytest.raises(KmsConnectionError) as caught:
+            await client.list_buckets()
+    assert "not trusted" not in caught.value.message
 
 
 # ---------------------------------------------------------------------------------------------

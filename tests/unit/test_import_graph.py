@@ -7,7 +7,7 @@ app's type that way) and never run.
 
 Layers (who may import whom, inside kms_tui):
 
-    composition root: cli, __main__, factory, bootstrap  -> anything
+    composition root: cli, __main__, factory, bootstrap, commands/  -> anything
     tui                                                  -> tui, api, base
     api                                                  -> api, base
     embedded                                             -> embedded, base
@@ -41,7 +41,7 @@ def module_name(path: Path) -> str:
 
 
 def layer_of(module: str) -> str:
-    if module in COMPOSITION:
+    if module in COMPOSITION or module.startswith("kms_tui.commands"):
         return "composition"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in ("tui", "api", "embedded"):

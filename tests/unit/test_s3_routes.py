@@ -297,10 +297,10 @@ def test_missing_bucket(
 @pytest.mark.parametrize(
     ("method", "target"),
     [
-        ("GET", "/exists"),  # ListObjects
-        ("GET", "/exists?list-type=2"),
-        ("PUT", "/exists/object.txt"),
-        ("GET", "/exists/object.txt"),
+        ("GET", "/exists"),  # ListObjects (v1)
+        ("POST", "/exists/object.txt?uploads"),  # multipart uploads
+        ("PUT", "/exists/object.txt?partNumber=1&uploadId=u"),
+        ("GET", "/exists/object.txt?tagging"),
         ("PUT", "/exists?tagging"),
         ("GET", "/exists?versioning"),
         ("POST", "/exists?delete"),
