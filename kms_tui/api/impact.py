@@ -304,6 +304,10 @@ class ImpactScan:
                 pass  # deleted since it was listed: nothing to lose
             except KmsError as err:
                 self.result.errors.append(f"{bucket}/{summary.key}: {err.message}")
+            except ValueError as err:
+                # A listed key the client will not send (e.g. over 1,024 bytes): note it and go
+                # on; a worker that died here would leave the listing blocked on a full queue.
+                self.result.errors.append(f"{bucket}/{summary.key}: {err}")
             else:
                 self._count(head)
             self.result.scanned += 1

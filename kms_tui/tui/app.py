@@ -51,9 +51,10 @@ class KmsTuiApp(App[None]):
         ),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("colon", "command_palette", "Commands", id="app.commands"),
-        Binding("a", "activity", "Activity log", id="app.activity"),
+        # In help and the palette; the footer keeps its room for the screen's own actions.
+        Binding("a", "activity", "Activity log", id="app.activity", show=False),
         Binding("escape", "go_back", "Back", id="app.back", show=False),
-        Binding("q", "quit_top", "Quit", id="app.quit"),
+        Binding("q", "quit_top", "Quit", id="app.quit", show=False),
     ]
 
     # State for watchers only (the header, the screens): changing it must not repaint the

@@ -57,6 +57,11 @@ def palette_commands(app: KmsTuiApp) -> Iterator[PaletteCommand]:
                 f"{binding.id or binding.action}  (key {_key_label(app, binding)})",
                 functools.partial(app.run_screen_action, mode.name, binding.action),
             )
+    yield PaletteCommand(
+        "Buckets: Check all buckets",
+        "probe every bucket's default encryption (writes and deletes a probe object)",
+        functools.partial(app.run_screen_action, "buckets", "check_all_buckets"),
+    )
     yield PaletteCommand("Help", "bindings of the current screen", app.action_help)
     yield PaletteCommand("Activity log", "changes and failures", app.action_activity)
     yield PaletteCommand("Retry connection", "poll the server now", app.retry_connection_now)

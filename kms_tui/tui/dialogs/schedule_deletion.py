@@ -1,8 +1,13 @@
-"""Schedule deletion: a 7–30 day window and the key id typed back; then the impact report."""
+"""Schedule deletion: a 7–30 day window and the key id typed back; then the impact report.
+
+Above the typed key id the form quotes the last object scan of the keys (how many objects
+become unreadable, when it was taken, whether it was partial), or offers one (`ctrl+o`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -15,15 +20,27 @@ from kms_tui.api.models import KeyDeletion
 from kms_tui.tui.dialogs.confirm import FormDialog
 from kms_tui.tui.dialogs.form_rules import ScheduleDeletionRequest, schedule_deletion_rules
 from kms_tui.tui.formatting import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, format_date
+from kms_tui.tui.impact_results import NOT_SCANNED, SCAN_KEY
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.key_detail import impact_lines
 
-__all__ = ["DeletionImpactDialog", "ScheduleDeletionDialog"]
+__all__ = ["DeletionImpactDialog", "ScanBeforeDeletion", "ScheduleDeletionDialog"]
 
 
-class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):
+@dataclass(frozen=True, slots=True)
+class ScanBeforeDeletion:
+    """The form asked for an object scan first; what was typed comes back with it."""
+
+    window_text: str
+    confirmation_text: str
+
+
+class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest | ScanBeforeDeletion]):
     """Ask for the window and a typed confirmation (the key id; for several keys, their count)."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(SCAN_KEY, "scan_objects", "Scan objects first", id="schedule_deletion.scan"),
+    ]
     submit_label = "Schedule deletion"
     submit_variant = "error"
 
@@ -33,12 +50,14 @@ class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):
         *,
         initial: ScheduleDeletionRequest | None = None,
         server_error: str | None = None,
+        impact_text: str = NOT_SCANNED,
     ) -> None:
         super().__init__(server_error=server_error)
         if not key_ids:
             raise ValueError("ScheduleDeletionDialog needs at least one key")
         self.key_ids = tuple(key_ids)
         self.initial = initial
+        self.impact_text = impact_text
         if len(self.key_ids) == 1:
             self.title_text = f"Schedule deletion of {self.key_ids[0]}"
             self.expected = self.key_ids[0]
@@ -64,12 +83,17 @@ class ScheduleDeletionDialog(FormDialog[ScheduleDeletionRequest]):
             "window",
             initial.window_text if initial else str(MAX_WINDOW_DAYS),
         )
+        yield Static(self.impact_text, id="deletion-impact", classes="dialog-body", markup=False)
         yield from self.field(
             self.confirm_prompt, "confirmation", initial.confirmation_text if initial else ""
         )
 
     def on_mount(self) -> None:
         self.query_one("#confirmation").focus()
+
+    def action_scan_objects(self) -> None:
+        """`ctrl+o`: close the form to scan the keys' objects; it comes back as typed."""
+        self.dismiss(ScanBeforeDeletion(self.value("window"), self.value("confirmation")))
 
     def collect(self) -> ScheduleDeletionRequest | None:
         check = schedule_deletion_rules(

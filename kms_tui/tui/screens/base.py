@@ -61,6 +61,13 @@ class KmsScreen(Screen[None]):
         """The poller's last ``/kms/status`` answer (cache stats, backend), if any."""
         return self.kms_app.kms_status
 
+    @property
+    def default_key_id(self) -> str | None:
+        """The KMS default key (it wraps SSE-S3 data keys), from the poller's service status."""
+        status = self.kms_app.service_status
+        summary = status.config_summary if status is not None else None
+        return summary.default_key_id if summary is not None else None
+
     def capability_problem(self, capability: str, action_label: str) -> str | None:
         """Why ``action_label`` is unavailable on this backend, or None when it may be tried.
 

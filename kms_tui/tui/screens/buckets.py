@@ -1,17 +1,14 @@
 """Buckets (`4`): every bucket's default encryption, with a warning where its KMS key is unusable.
 
-The key of each SSE-KMS bucket is cross-checked with ``describe_key``: a key that is disabled,
-pending deletion or missing gets a warning mark, since new objects in that bucket would fail.
+A bucket whose default names a disabled, pending or missing key gets a warning mark
+(:mod:`kms_tui.tui.screens.bucket_rows` reads them), since new objects there would fail.
+`enter` opens a bucket's objects; `v` checks that the highlighted (or every marked) bucket
+really encrypts new objects with its default (:mod:`kms_tui.tui.screens.buckets_check`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,60 +16,24 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from kms_tui.api.admin import KmsAdminClient
-from kms_tui.api.buckets import BucketEncryption, BucketEncryptionClient
-from kms_tui.api.errors import KmsError, KmsNotFound
+from kms_tui.api.buckets import BucketEncryption
+from kms_tui.api.errors import KmsError
 from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
 from kms_tui.tui.error_text import error_text
 from kms_tui.tui.formatting import format_date
-from kms_tui.tui.key_usability import unusable_reason
 from kms_tui.tui.screens.base import KmsScreen
+from kms_tui.tui.screens.bucket_rows import BucketRow, read_bucket_rows
+from kms_tui.tui.screens.buckets_check import BucketChecks
+from kms_tui.tui.screens.objects import ObjectsScreen
 from kms_tui.tui.styles import style_path
 
-__all__ = ["BucketRow", "BucketsScreen"]
+__all__ = ["BucketsScreen"]
 
 WARNING_MARK = "⚠"
-_CONCURRENCY = 8
+MARKED = "●"
 _CHANGES = frozenset({"create_bucket", "edit_encryption", "remove_encryption"})
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class BucketRow:
-    """One bucket as the table shows it."""
-
-    name: str
-    creation_date: datetime | None
-    encryption: BucketEncryption | None
-    key_warning: str | None = None  # "disabled", "pending deletion", "missing", ...
-    problem: str | None = None  # the encryption could not be read
-
-    @property
-    def encryption_label(self) -> str:
-        """none / SSE-S3 / SSE-KMS (or the server's own spelling)."""
-        if self.problem is not None:
-            return "?"
-        return "none" if self.encryption is None else self.encryption.label
-
-    @property
-    def key_label(self) -> str:
-        """The KMS key, or the server default when SSE-KMS names none."""
-        if self.encryption is None or not self.encryption.is_sse_kms:
-            return ""
-        return self.encryption.kms_key_id or "(default key)"
-
-
-async def _bounded(calls: Iterable[Callable[[], Awaitable[_T]]]) -> list[_T]:
-    """Run the calls concurrently, at most ``_CONCURRENCY`` at once, keeping their order."""
-    gate = asyncio.Semaphore(_CONCURRENCY)
-
-    async def one(call: Callable[[], Awaitable[_T]]) -> _T:
-        async with gate:
-            return await call()
-
-    return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
 class BucketsScreen(KmsScreen):
@@ -84,12 +45,19 @@ class BucketsScreen(KmsScreen):
         Binding("c", "create_bucket", "Create bucket", id="buckets.create"),
         Binding("e", "edit_encryption", "Set encryption", id="buckets.edit_encryption"),
         Binding("d", "remove_encryption", "Remove encryption", id="buckets.remove_encryption"),
+        # Before the table's own enter (select), so the footer shows it and it always opens.
+        Binding("enter", "open_objects", "Objects", id="buckets.objects", priority=True),
+        Binding("space", "toggle_mark", "Mark", id="buckets.mark", show=False),
+        Binding("v", "check_encryption", "Check encryption", id="buckets.check"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, BucketRow] = {}
+        self.marked: set[str] = set()
         self.loaded = False
+        self.check_progress: str | None = None
+        self.checks = BucketChecks(self, self._checking)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="buckets-body"):
@@ -101,7 +69,7 @@ class BucketsScreen(KmsScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#buckets-table", DataTable)
-        table.add_column(" ", key="mark", width=1)
+        table.add_column(" ", key="mark", width=2)
         table.add_column("bucket", key="bucket")
         table.add_column("created", key="created")
         table.add_column("encryption", key="encryption")
@@ -110,8 +78,8 @@ class BucketsScreen(KmsScreen):
         if self.ctx.read_only:
             banner = self.query_one("#buckets-readonly", Static)
             banner.update(
-                "read-only session: creating buckets and setting or removing encryption "
-                "are disabled"
+                "read-only session: creating buckets, setting or removing encryption and the "
+                "encryption check (it writes a probe object) are disabled"
             )
             banner.add_class("visible")
         self.load_buckets()
@@ -132,72 +100,22 @@ class BucketsScreen(KmsScreen):
         status = self.query_one("#buckets-status", Static)
         status.update("loading buckets…")
         try:
-            client = await self.ctx.buckets()
-            buckets = await client.list_buckets()
-            readings = await _bounded(
-                functools.partial(self._read_encryption, client, bucket.name) for bucket in buckets
-            )
-            key_ids = sorted(
-                {
-                    encryption.kms_key_id
-                    for encryption, _problem in readings
-                    if encryption is not None and encryption.is_sse_kms and encryption.kms_key_id
-                }
-            )
-            warnings: dict[str, str | None] = {}
-            if key_ids:
-                admin = await self.ctx.admin()
-                found = await _bounded(
-                    functools.partial(self._key_warning, admin, key_id) for key_id in key_ids
-                )
-                warnings = dict(zip(key_ids, found, strict=True))
+            rows = await read_bucket_rows(await self.ctx.buckets(), self.ctx.admin)
         except KmsError as err:
             status.update(f"could not list buckets: {error_text(err)}")
             self.report_error("list buckets", None, err)
             return
-        rows = []
-        for bucket, (encryption, problem) in zip(buckets, readings, strict=True):
-            key_id = encryption.kms_key_id if encryption is not None else None
-            rows.append(
-                BucketRow(
-                    name=bucket.name,
-                    creation_date=bucket.creation_date,
-                    encryption=encryption,
-                    key_warning=warnings.get(key_id) if key_id else None,
-                    problem=problem,
-                )
-            )
         self._show_rows(rows)
-
-    @staticmethod
-    async def _read_encryption(
-        client: BucketEncryptionClient, bucket: str
-    ) -> tuple[BucketEncryption | None, str | None]:
-        try:
-            return await client.get_bucket_encryption(bucket), None
-        except KmsNotFound:
-            return None, "bucket no longer exists"
-        except KmsError as err:
-            return None, err.message
-
-    @staticmethod
-    async def _key_warning(admin: KmsAdminClient, key_id: str) -> str | None:
-        try:
-            description = await admin.describe_key(key_id)
-        except KmsNotFound:
-            return unusable_reason(None)
-        except KmsError as err:
-            return f"unknown ({err.message})"
-        return unusable_reason(description.metadata.key_state)
 
     def _show_rows(self, rows: list[BucketRow]) -> None:
         table = self.query_one("#buckets-table", DataTable)
         highlighted = self.highlighted_bucket
         table.clear()
         self.rows = {row.name: row for row in rows}
+        self.marked &= self.rows.keys()
         for row in rows:
             table.add_row(
-                WARNING_MARK if row.key_warning or row.problem else "",
+                self._mark_text(row),
                 row.name,
                 format_date(row.creation_date),
                 row.encryption_label,
@@ -208,12 +126,29 @@ class BucketsScreen(KmsScreen):
         if highlighted in self.rows:
             self.select_bucket(highlighted)
         self.loaded = True
+        self._show_status()
+        self._show_detail()
+
+    def _mark_text(self, row: BucketRow) -> str:
+        marked = MARKED if row.name in self.marked else ""
+        return marked + (WARNING_MARK if row.key_warning or row.problem else "")
+
+    def _show_status(self) -> None:
+        rows = self.rows.values()
         warned = sum(1 for row in rows if row.key_warning)
-        text = f"{len(rows)} bucket{'s' if len(rows) != 1 else ''}"
+        text = f"{len(self.rows)} bucket{'s' if len(self.rows) != 1 else ''}"
         if warned:
             text += f", {warned} with an unusable KMS key {WARNING_MARK}"
+        if self.marked:
+            text += f" · {len(self.marked)} marked (v checks all marked)"
+        if self.check_progress:
+            text += f" · {self.check_progress}"
         self.query_one("#buckets-status", Static).update(text)
-        self._show_detail()
+
+    def _checking(self, progress: str | None) -> None:
+        self.check_progress = progress
+        if self.loaded:
+            self._show_status()
 
     # --- selection -------------------------------------------------------------------------
 
@@ -237,7 +172,51 @@ class BucketsScreen(KmsScreen):
 
     @on(DataTable.RowSelected, "#buckets-table")
     def _row_selected(self) -> None:
-        self.action_edit_encryption()
+        self.action_open_objects()
+
+    # --- objects, marks, the encryption check ----------------------------------------------
+
+    def action_open_objects(self) -> None:
+        """`enter`: the highlighted bucket's objects, with their encryption and key states."""
+        name = self._chosen_bucket()
+        if name is None:
+            return
+        row = self.rows.get(name)
+        label = ""
+        if row is not None and row.problem is None:
+            label = row.encryption_label + (f" with {row.key_label}" if row.key_label else "")
+        self.app.push_screen(ObjectsScreen(name, label))
+
+    def action_toggle_mark(self) -> None:
+        """`space`: mark or unmark the highlighted bucket for a check of several, move down."""
+        name = self.highlighted_bucket
+        row = self.rows.get(name) if name else None
+        if name is None or row is None:
+            return
+        self.marked.symmetric_difference_update({name})
+        table = self.query_one("#buckets-table", DataTable)
+        table.update_cell(name, "mark", self._mark_text(row))
+        table.move_cursor(row=table.cursor_row + 1)
+        self._show_status()
+
+    def action_check_encryption(self) -> None:
+        """`v`: check the highlighted bucket (or every marked one) with a probe object."""
+        if not self.writable("the encryption check (it writes a probe object)"):
+            return
+        if self.marked:
+            chosen = [name for name in self.rows if name in self.marked]
+            self.marked.clear()
+            self._show_rows(list(self.rows.values()))
+            self.checks.start(chosen)
+            return
+        name = self._chosen_bucket()
+        if name is not None:
+            self.checks.start([name])
+
+    def action_check_all_buckets(self) -> None:
+        """The palette's "Check all buckets": every bucket on the server, one verdict each."""
+        if self.writable("the encryption check (it writes a probe object)"):
+            self.checks.start(None)
 
     def _show_detail(self) -> None:
         detail = self.query_one("#buckets-detail", Static)

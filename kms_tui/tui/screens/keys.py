@@ -10,13 +10,14 @@ from typing import ClassVar
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from kms_tui.api.errors import KmsError
 from kms_tui.api.models import KeyInfo
 from kms_tui.api.service_models import Capabilities
 from kms_tui.api.wire import KeyState
 from kms_tui.tui.error_text import error_text
+from kms_tui.tui.impact_results import ImpactScans
 from kms_tui.tui.key_usability import unusable_reason
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.screens.keys_actions import KeyActions
@@ -62,15 +63,17 @@ class KeysScreen(KmsScreen):
     """
 
     CSS_PATH = style_path("keys.tcss")
+    # The footer has room for the main actions; the rest are in help (?) and the palette (:).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh_data", "Refresh", id="screen.refresh", show=False),
         Binding("slash", "filter", "Filter", id="keys.filter"),
         Binding("c", "create_key", "Create", id="keys.create"),
         Binding("d", "schedule_deletion", "Delete", id="keys.schedule_deletion"),
         Binding("u", "cancel_deletion", "Undelete", id="keys.cancel_deletion"),
         Binding("e", "toggle_enabled", "Enable/disable", id="keys.toggle_enabled"),
-        Binding("R", "rotate_key", "Rotate", id="keys.rotate"),
-        Binding("enter,t", "edit_key", "Edit", id="keys.edit"),
-        Binding("y", "copy_id", "Copy id", id="keys.copy_id"),
+        Binding("R", "rotate_key", "Rotate", id="keys.rotate", show=False),
+        Binding("enter,t", "edit_key", "Edit", id="keys.edit", show=False),
+        Binding("y", "copy_id", "Copy id", id="keys.copy_id", show=False),
         Binding("g", "generate_data_key", "Data key", id="keys.generate_data_key"),
         Binding("i", "show_impact", "Impact", id="keys.impact"),
     ]
@@ -84,13 +87,16 @@ class KeysScreen(KmsScreen):
         self._deletion_dates: dict[str, datetime] = {}
         self._pending_jump: str | None = None
         self.key_table = KeyTable(id="key-table", clock=self._clock)
-        self.key_actions = KeyActions(self, self.key_table, self._key_changed)
+        # The latest object scan per key: the deletion confirmation quotes it.
+        self.impact_scans = ImpactScans()
+        self.key_actions = KeyActions(self, self.key_table, self._key_changed, self.impact_scans)
 
     def compose(self) -> ComposeResult:
         yield Static("connecting…", id="keys-status", markup=False)
         yield Input(placeholder="filter id, description, tags", id="keys-filter")
         yield self.key_table
         yield KeyDetail(id="key-detail", clock=self._clock)
+        yield Footer()
 
     def _clock(self) -> datetime:
         return self.ctx.clock()
@@ -382,10 +388,16 @@ class KeysScreen(KmsScreen):
             self.load_detail(key_id, impact=False, delay=0)
 
     def action_show_impact(self) -> None:
-        """``i``: describe the highlighted key with its impact report."""
+        """``i``: the server's impact report (detail pane) and the impact dialog: buckets whose
+        default names the key, then the object scan; for every marked key at once if any."""
+        marked = sorted(self.key_table.marked)
+        if marked:
+            self.key_actions.show_impact(marked)
+            return
         row = self.current_row()
         if row is not None and not row.damaged:
             self.load_detail(row.key_id, impact=True, delay=0)
+            self.key_actions.show_impact([row.key_id])
 
     @work(exclusive=True, group="keys.detail", exit_on_error=False)
     async def load_detail(

@@ -10,10 +10,11 @@ the server's message.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.errors import KmsError
+from kms_tui.api.impact import KeyImpact
 from kms_tui.api.models import KeyMetadata
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
@@ -23,10 +24,16 @@ from kms_tui.tui.dialogs.form_rules import (
     EditKeyRequest,
     ScheduleDeletionRequest,
 )
+from kms_tui.tui.dialogs.impact import ImpactDialog
 from kms_tui.tui.dialogs.results import KeyResult, ResultsDialog
-from kms_tui.tui.dialogs.schedule_deletion import DeletionImpactDialog, ScheduleDeletionDialog
+from kms_tui.tui.dialogs.schedule_deletion import (
+    DeletionImpactDialog,
+    ScanBeforeDeletion,
+    ScheduleDeletionDialog,
+)
 from kms_tui.tui.error_text import error_text
-from kms_tui.tui.formatting import format_date
+from kms_tui.tui.formatting import MAX_WINDOW_DAYS, format_date
+from kms_tui.tui.impact_results import ImpactScans, deletion_quote
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
 
@@ -38,15 +45,21 @@ _BulkCall = Callable[[KmsAdminClient, str], Awaitable[str]]
 class KeyActions:
     """The Keys screen's changes, each run as one worker of that screen (group ``keys.change``).
 
-    ``key_changed`` is called with a key's id after the table shows its new state.
+    ``key_changed`` is called with a key's id after the table shows its new state; ``scans``
+    is the screen's record of impact scans, which the deletion confirmation quotes.
     """
 
     def __init__(
-        self, screen: KmsScreen, table: KeyTable, key_changed: Callable[[str], None]
+        self,
+        screen: KmsScreen,
+        table: KeyTable,
+        key_changed: Callable[[str], None],
+        scans: ImpactScans,
     ) -> None:
         self._screen = screen
         self._table = table
         self._key_changed = key_changed
+        self._scans = scans
 
     def _start(self, flow: Callable[..., Awaitable[None]], *args: object) -> None:
         """Run ``flow`` as a worker of the screen; a newer change replaces a running one."""
@@ -105,6 +118,34 @@ class KeyActions:
             screen.report_done("create key", metadata.key_id, f"created {metadata.key_id}")
             return
 
+    # --- impact ----------------------------------------------------------------------------
+
+    def show_impact(self, key_ids: Sequence[str]) -> None:
+        """Show what deleting the keys would take with it, and offer the object scan."""
+        self._start(self._impact, list(key_ids), False)
+
+    async def _impact(self, key_ids: list[str], start_scan: bool) -> None:
+        """The impact dialog; the scan it returns is kept for the deletion confirmation."""
+        screen = self._screen
+        previous = self._scans.latest(key_ids[0]) if len(key_ids) == 1 else None
+        record = await screen.app.push_screen_wait(
+            ImpactDialog(
+                key_ids,
+                screen.ctx,
+                default_key_id=screen.default_key_id,
+                previous=previous,
+                start_scan=start_scan,
+            )
+        )
+        if record is not None and record is not previous:
+            self._scans.remember(record)
+            screen.ctx.activity.record(
+                "impact scan",
+                key_ids[0] if len(key_ids) == 1 else f"{len(key_ids)} keys",
+                True,
+                message=_scan_message(record.result.impacts.values(), record.partial),
+            )
+
     # --- deletion --------------------------------------------------------------------------
 
     def schedule_deletion(self, key_ids: list[str]) -> None:
@@ -116,11 +157,21 @@ class KeyActions:
         initial: ScheduleDeletionRequest | None = None
         server_error: str | None = None
         while True:
+            quote = deletion_quote(key_ids, self._scans)
             request = await screen.app.push_screen_wait(
-                ScheduleDeletionDialog(key_ids, initial=initial, server_error=server_error)
+                ScheduleDeletionDialog(
+                    key_ids, initial=initial, server_error=server_error, impact_text=quote
+                )
             )
             if request is None:
                 return
+            if isinstance(request, ScanBeforeDeletion):
+                # One scan for every key, then the same form again with what was typed.
+                initial = ScheduleDeletionRequest(
+                    MAX_WINDOW_DAYS, request.window_text, request.confirmation_text
+                )
+                await self._impact(key_ids, True)
+                continue
             days = request.pending_window_days
             if len(key_ids) > 1:
                 await self._bulk(
@@ -308,6 +359,15 @@ class KeyActions:
             await self._refetch(row.key_id)
             screen.report_done("edit key", row.key_id, f"{row.key_id} updated")
             return
+
+
+def _scan_message(impacts: Iterable[KeyImpact], partial: bool) -> str:
+    """The activity log's line for a scan: each key's object count."""
+    counts = ", ".join(
+        f"{impact.key_id}: {'at least ' if partial else ''}{impact.object_count:,} objects"
+        for impact in impacts
+    )
+    return f"{'partial scan' if partial else 'scan'}: {counts}"
 
 
 async def _schedule_one(admin: KmsAdminClient, key_id: str, days: int) -> str:

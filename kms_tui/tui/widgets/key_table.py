@@ -142,8 +142,8 @@ class KeyTable(ScrollView, can_focus=True):
         Binding("home", "first", "First key", show=False, id="keys.table.first"),
         Binding("end", "last", "Last key", show=False, id="keys.table.last"),
         Binding("space", "toggle_mark", "Mark", id="keys.mark"),
-        Binding("s", "cycle_sort", "Sort", id="keys.sort"),
-        Binding("S", "reverse_sort", "Reverse", id="keys.sort_reverse"),
+        Binding("s", "cycle_sort", "Sort", id="keys.sort", show=False),
+        Binding("S", "reverse_sort", "Reverse", id="keys.sort_reverse", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "key-table--header",
