@@ -218,6 +218,12 @@ class KmsTuiApp(App[None]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
         await self.switch_mode(mode)
+        screen = self.mode_screens.get(mode)
+        reason = screen.disabled_reason(action) if screen is not None else None
+        if reason is not None:
+            # Textual ignores a binding its screen disables; the palette says why instead.
+            self.notify(reason, title="Not available now", severity="warning")
+            return
         await self.screen.run_action(action)
 
     async def jump_to_key(self, key_id: str) -> None:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import DataTable, Input, Select
 
 from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
@@ -39,13 +39,24 @@ from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings, resolve_connection
 from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.dialogs.configure import ConfigureDialog
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
-from kms_tui.tui.screens.datakeys import DataKeysScreen
-from kms_tui.tui.screens.service import ServiceScreen
+from kms_tui.tui.screens.activity import ActivityScreen
+from kms_tui.tui.screens.help import HelpScreen
+from kms_tui.tui.screens.stats import StatsScreen
 from kms_tui.tui.widgets.config_fields import field_dom_id
 from tests.security.leaks import leaked_in_text, mode_of, scan_files, wrong_modes
-from tests.tui.conftest import APP_SIZE, fixed_clock, wait_connected
+from tests.tui.conftest import APP_SIZE, fixed_clock
+from tests.tui.helpers import (
+    open_buckets,
+    open_configure,
+    open_datakeys,
+    open_keys,
+    open_mode,
+    open_service,
+    screen_of,
+    wait_connected,
+    wait_until,
+)
 
 WRONG_SECRET_KEY = "wrong-secret-key-for-a-403-4f1d2c"
 WRONG_MASTER_KEY = "refused-master-key-passphrase-77aa"
@@ -53,7 +64,6 @@ VAULT_TOKEN = "hvs.session-vault-token-5e6f7a8b"
 APPROLE_SECRET_ID = "approle-secret-id-0c1d2e3f4a5b"
 FORM_VAULT_TOKEN = "hvs.form-typed-vault-token-1a2b3c"
 FORM_SECRET_ID = "form-typed-approle-secret-id-9z8y"
-WAIT_SECONDS = 15.0
 
 
 class Captured(logging.Handler):
@@ -92,14 +102,6 @@ def open_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    for _ in range(int(WAIT_SECONDS / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class Evidence:
     """Everything a session showed or said, to be searched for secrets afterwards."""
 
@@ -131,36 +133,38 @@ class Evidence:
 
 
 async def visit_every_screen(pilot: Pilot[None], evidence: Evidence) -> None:
+    """A screenshot of each screen once it shows what it loads (a secret would be in it)."""
     app = evidence.app
-    for key, name in (("1", "service"), ("2", "keys"), ("4", "buckets"), ("5", "stats")):
-        await pilot.press(key)
-        await pilot.pause(0.3)
-        evidence.shoot(name)
+    await open_service(pilot)
+    evidence.shoot("service")
+    await open_keys(pilot, count=0)  # listed, or its listing failed (a stopped KMS)
+    evidence.shoot("keys")
+    await open_buckets(pilot)
+    evidence.shoot("buckets")
+    stats = await open_mode(pilot, "stats", StatsScreen)
+    await wait_until(pilot, lambda: stats.rounds_shown > 0, "a drawn status round")
+    evidence.shoot("stats")
     await pilot.press("a")
-    await pilot.pause(0.2)
+    activity = await screen_of(pilot, ActivityScreen, "the activity log")
+    table = activity.query_one(DataTable)
+    entries = len(app.context.activity.entries)
+    await wait_until(pilot, lambda: table.row_count >= entries, "every activity entry listed")
     evidence.shoot("activity")
     await pilot.press("escape")
+    await wait_until(pilot, lambda: len(app.screen_stack) == 1, "the activity log closed")
     await pilot.press("question_mark")
-    await pilot.pause(0.2)
+    await screen_of(pilot, HelpScreen, "help")
     evidence.shoot("help")
     await pilot.press("escape")
-    await pilot.pause()
-    assert len(app.screen_stack) == 1
+    await wait_until(pilot, lambda: len(app.screen_stack) == 1, "help closed")
 
 
 async def data_key_on_screen(pilot: Pilot[None], evidence: Evidence, needle: str) -> bytes:
     """Generate a data key on the Data keys screen, reveal, hide and clear it; its plaintext."""
     app = evidence.app
-    await pilot.press("3")
-    await wait_until(pilot, lambda: isinstance(app.screen, DataKeysScreen), "Data keys screen")
-    screen = app.screen
-    assert isinstance(screen, DataKeysScreen)
-    screen.query_one("#pick-key").focus()
-    await pilot.pause()
+    screen = await open_datakeys(pilot)
     await pilot.press("k")
-    await wait_until(pilot, lambda: isinstance(app.screen, KeyPickerDialog), "the key picker")
-    picker = app.screen
-    assert isinstance(picker, KeyPickerDialog)
+    picker = await screen_of(pilot, KeyPickerDialog, "the key picker")
     await wait_until(pilot, lambda: not picker.keys_loading, "the key list")
     await pilot.press(*needle, "enter")
     await wait_until(pilot, lambda: app.screen is screen, "the picker to close")
@@ -176,9 +180,8 @@ async def data_key_on_screen(pilot: Pilot[None], evidence: Evidence, needle: str
     await pilot.press("v")
     evidence.shoot("data key hidden again")
     await pilot.press("x")
-    await pilot.pause()
+    await wait_until(pilot, lambda: not screen.plaintext_field.has_secret, "the key cleared")
     evidence.shoot("data key cleared")
-    assert not screen.plaintext_field.has_secret
     return plaintext
 
 
@@ -315,17 +318,10 @@ async def test_vault_secrets_typed_in_the_form_stay_in_the_server_config_file(
         app = build_app(connection, Settings(), clock=fixed_clock)
         evidence = Evidence(app)
         async with app.run_test(size=APP_SIZE) as pilot:
-            await pilot.press("1")
-            await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), "Service")
-            screen = app.screen
-            assert isinstance(screen, ServiceScreen)
-            await wait_until(pilot, lambda: screen.status is not None, "the service status")
+            screen = await open_service(pilot)
 
             async def configure(auth: str, fields: dict[str, str], shot: str) -> None:
-                await pilot.press("c")
-                await wait_until(pilot, lambda: isinstance(app.screen, ConfigureDialog), "form")
-                dialog = app.screen
-                assert isinstance(dialog, ConfigureDialog)
+                dialog = await open_configure(pilot)
                 dialog.query_one("#configure-backend", Select).value = "VaultKV2"
                 await pilot.pause()
                 dialog.query_one("#configure-auth", Select).value = auth

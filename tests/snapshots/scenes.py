@@ -29,10 +29,12 @@ from kms_tui.api.admin import KmsAdminClient
 from kms_tui.api.backends import LocalConfig
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.embedded import buckets as bucket_store_module
+from kms_tui.embedded import objects as object_store_module
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
+from tests.tui.helpers import next_poll, screen_of, wait_until
 
 __all__ = [
     "FROZEN_NOW",
@@ -68,6 +70,18 @@ SEED_BUCKETS: tuple[tuple[str, str | None], ...] = (
     ("invoices", "app-key"),
     ("logs", "AES256"),
     ("scratch", None),
+)
+# (bucket, object key, size, explicit SSE-KMS key or None for the bucket default), written before
+# DISABLED_KEY is disabled and PENDING_KEY scheduled, so the Objects screen marks some of them.
+SEED_OBJECTS: tuple[tuple[str, str, int, str | None], ...] = (
+    ("archive", "2025/tenant-export.tar", 48_213_504, None),
+    ("archive", "2025/tenant-ledger.csv", 183_422, None),
+    ("invoices", "2026/01/inv-0001.pdf", 84_211, None),
+    ("invoices", "2026/01/inv-0002.pdf", 91_730, None),
+    ("invoices", "2026/02/inv-0003.pdf", 77_054, None),
+    ("invoices", "exports/q4-analytics.csv", 2_394_112, DISABLED_KEY),
+    ("invoices", "legacy/2025-summary.pdf", 412_876, PENDING_KEY),
+    ("scratch", "notes.txt", 1_204, None),
 )
 
 
@@ -141,8 +155,6 @@ async def _seed(server: EmbeddedServer, clock: FrozenClock, key_dir: Path) -> No
         for key_id, description, tags, days_ago in SEED_KEYS:
             clock.now = FROZEN_NOW - timedelta(days=days_ago, hours=3)
             await admin.create_key(description=description, tags=tags, name=key_id)
-        clock.now = FROZEN_NOW - timedelta(days=1)
-        await admin.disable_key(DISABLED_KEY)
         buckets = BucketEncryptionClient(
             server.endpoint, server.access_key, server.secret_key, region="us-east-1"
         )
@@ -156,8 +168,19 @@ async def _seed(server: EmbeddedServer, clock: FrozenClock, key_dir: Path) -> No
                     await buckets.put_bucket_encryption(
                         bucket, algorithm="aws:kms", kms_key_id=encryption
                     )
+            for index, (bucket, object_key, size, object_kms_key) in enumerate(SEED_OBJECTS):
+                clock.now = FROZEN_NOW - timedelta(days=20 - index, hours=index)
+                await buckets.put_object(
+                    bucket,
+                    object_key,
+                    b"." * size,
+                    sse="aws:kms" if object_kms_key else None,
+                    kms_key_id=object_kms_key,
+                )
         finally:
             await buckets.aclose()
+        clock.now = FROZEN_NOW - timedelta(days=1)
+        await admin.disable_key(DISABLED_KEY)
         clock.now = FROZEN_NOW - timedelta(days=PENDING_SCHEDULED_DAYS_AGO)
         await admin.schedule_key_deletion(PENDING_KEY, pending_window_in_days=7)
     clock.now = FROZEN_NOW
@@ -191,9 +214,11 @@ def seeded_world(base: Path) -> Iterator[SeededWorld]:
     """Start and seed a server under ``base``; stop it (and restore clocks and env) after."""
     clock = FrozenClock(FROZEN_NOW)
     saved_bucket_clock = bucket_store_module.utc_now
+    saved_object_clock = object_store_module.utc_now
     saved_state_home = os.environ.get("XDG_STATE_HOME")
     with _stable_root(base) as root:
         bucket_store_module.utc_now = clock  # bucket creation dates come from the frozen clock
+        object_store_module.utc_now = clock  # and so do objects' last-modified dates
         os.environ["XDG_STATE_HOME"] = str(root / "state")  # the activity log's path is shown
         server = EmbeddedServer(
             root / "server",
@@ -209,6 +234,7 @@ def seeded_world(base: Path) -> Iterator[SeededWorld]:
         finally:
             server.stop()
             bucket_store_module.utc_now = saved_bucket_clock
+            object_store_module.utc_now = saved_object_clock
             if saved_state_home is None:
                 os.environ.pop("XDG_STATE_HOME", None)
             else:
@@ -230,16 +256,22 @@ class Scene:
     read_only: bool = False
 
 
-async def settle(pilot: Pilot[Any], done: Callable[[], bool], *, limit: float = 20.0) -> None:
-    """Let the app run until ``done()`` holds, then until its workers and animations are idle."""
-    for _ in range(int(limit / 0.05)):
-        if done():
-            break
-        await pilot.pause(0.05)
-    else:
-        raise AssertionError("the scene did not reach its state")
-    await pilot.pause(0.1)
+async def settle(
+    pilot: Pilot[Any], done: Callable[[], bool], what: str, *, limit: float = 30.0
+) -> None:
+    """Let the app run until ``done()`` holds (the frame's data is there), then until its
+    pending messages and animations are through."""
+    await wait_until(pilot, done, what, limit=limit)
+    await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+async def dialog(
+    pilot: Pilot[Any], kind: type[Any], shows: Callable[[Any], bool], what: str
+) -> None:
+    """Wait for a ``kind`` dialog in front, mounted, showing what ``shows`` checks."""
+    found = await screen_of(pilot, kind, what)
+    await settle(pilot, lambda: shows(found), what)
 
 
 def _app(pilot: Pilot[Any]) -> Any:
@@ -258,9 +290,9 @@ def _keys_loaded(pilot: Pilot[Any]) -> bool:
 
 
 async def _on_keys(pilot: Pilot[Any], highlight: str = "app-key") -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot))
+    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
     await _app(pilot).jump_to_key(highlight)
-    await settle(pilot, lambda: _detail_shows(pilot, highlight))
+    await settle(pilot, lambda: _detail_shows(pilot, highlight), f"{highlight}'s details")
 
 
 def _detail_shows(pilot: Pilot[Any], key_id: str) -> bool:
@@ -280,48 +312,76 @@ async def keys_screen(pilot: Pilot[Any]) -> None:
 async def keys_filtered(pilot: Pilot[Any]) -> None:
     await _on_keys(pilot)
     await pilot.press("slash", *"env=prod")
-    await settle(pilot, lambda: _app(pilot).screen.key_table.visible_count == 1)
+    await settle(pilot, lambda: _app(pilot).screen.key_table.visible_count == 1, "one key shown")
 
 
 async def keys_marked(pilot: Pilot[Any]) -> None:
     await _on_keys(pilot, "backup-key")
     await pilot.press("space", "down", "space")
-    await settle(pilot, lambda: len(_app(pilot).screen.key_table.marked) == 2)
+    await settle(pilot, lambda: len(_app(pilot).screen.key_table.marked) == 2, "two keys marked")
 
 
 async def create_key_dialog(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.create_key import CreateKeyDialog
+
     await _on_keys(pilot)
-    await pilot.press("c", *"Customer uploads", "tab", *"team=web env=prod", "tab", *"uploads-key")
-    await pilot.pause(0.2)
+    await pilot.press("c")
+    await screen_of(pilot, CreateKeyDialog, "the create-key form")
+    await pilot.press(*"Customer uploads", "tab", *"team=web env=prod", "tab", *"uploads-key")
+    await dialog(
+        pilot,
+        CreateKeyDialog,
+        lambda form: form.value("name") == "uploads-key",
+        "the create-key form filled in",
+    )
 
 
 async def schedule_deletion_dialog(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.schedule_deletion import ScheduleDeletionDialog
+
     await _on_keys(pilot, "backup-key")
     await pilot.press("d")
-    await pilot.pause(0.2)
+    await screen_of(pilot, ScheduleDeletionDialog, "the schedule-deletion form")
     await pilot.press(*"backup-key")
-    await pilot.pause(0.2)
+    await dialog(
+        pilot,
+        ScheduleDeletionDialog,
+        lambda form: form.value("confirmation") == "backup-key",
+        "the key id typed back",
+    )
 
 
 async def service_screen(pilot: Pilot[Any]) -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot))
+    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
     await pilot.press("1")
-    await settle(pilot, lambda: _app(pilot).screen.config_info is not None)
+    await settle(pilot, lambda: _app(pilot).screen.config_info is not None, "the configuration")
 
 
 async def configure_dialog(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.configure import ConfigureDialog
+
     await service_screen(pilot)
     await pilot.press("c")
-    await pilot.pause(0.3)
+    await dialog(
+        pilot,
+        ConfigureDialog,
+        lambda form: form.backend == "Local" and bool(form.values().get("key_dir")),
+        "the configure form with the running configuration",
+    )
 
 
 async def datakeys_screen(pilot: Pilot[Any]) -> None:
     await _on_keys(pilot)
     await pilot.press("g")
-    await settle(pilot, lambda: getattr(_app(pilot).screen, "key_id", None) == "app-key")
+    await settle(
+        pilot,
+        lambda: getattr(_app(pilot).screen, "key_id", None) == "app-key",
+        "Data keys for app-key",
+    )
     await pilot.click("#generate-context")
     await pilot.press(*"bucket=invoices")
-    await pilot.pause(0.2)
+    context = _app(pilot).screen.query_one("#generate-context")
+    await settle(pilot, lambda: context.value == "bucket=invoices", "the context typed")
 
 
 def _buckets_loaded(pilot: Pilot[Any]) -> bool:
@@ -330,56 +390,124 @@ def _buckets_loaded(pilot: Pilot[Any]) -> bool:
 
 
 async def buckets_screen(pilot: Pilot[Any]) -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot))
+    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
     await pilot.press("4")
-    await settle(pilot, lambda: _buckets_loaded(pilot))
+    await settle(pilot, lambda: _buckets_loaded(pilot), "the buckets listed")
 
 
 async def bucket_encryption_dialog(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.bucket_encryption import BucketEncryptionDialog
+
     await buckets_screen(pilot)
     await pilot.press("down", "e")
-    await pilot.pause(0.3)
+    await dialog(
+        pilot,
+        BucketEncryptionDialog,
+        lambda form: form.bucket == "invoices" and form.kms_key_id == "app-key",
+        "the encryption of invoices",
+    )
 
 
 async def key_picker_dialog(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
+
     await bucket_encryption_dialog(pilot)
     await pilot.press("k")
-    await settle(pilot, lambda: not getattr(_app(pilot).screen, "keys_loading", True))
+    await dialog(pilot, KeyPickerDialog, lambda picker: not picker.keys_loading, "every key")
+
+
+async def objects_screen(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.screens.objects import ObjectsScreen
+
+    await buckets_screen(pilot)
+    await pilot.press("down", "enter")  # invoices
+    screen = await screen_of(pilot, ObjectsScreen, "the objects of invoices")
+    await settle(
+        pilot,
+        lambda: not screen.loading and screen.key_states is not None,
+        "every object listed and HEADed",
+    )
+    screen.table.move_to("exports/q4-analytics.csv")
+    await settle(
+        pilot,
+        lambda: "q4-analytics" in str(screen.query_one("#objects-detail").render()),
+        "the marked object's details",
+    )
+
+
+async def impact_scan(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.impact import ImpactDialog
+
+    await _on_keys(pilot, PENDING_KEY)
+    await pilot.press("i")
+    found = await screen_of(pilot, ImpactDialog, "the impact dialog")
+    await settle(pilot, lambda: found.bucket_names is not None, "the bucket defaults")
+    await pilot.press("s")
+    await settle(
+        pilot,
+        lambda: found.latest is not None and not found.scanning,
+        "the object scan's result",
+    )
+
+
+async def encryption_check(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.dialogs.check import CheckResultsDialog
+
+    await buckets_screen(pilot)
+    await pilot.press("down", "v")  # invoices
+    await dialog(pilot, CheckResultsDialog, lambda found: bool(found.outcomes), "the verdict")
+    _app(pilot).clear_notifications()
+    await settle(pilot, lambda: not _app(pilot)._notifications, "no toast over the verdict")
 
 
 async def stats_screen(pilot: Pilot[Any]) -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot))
+    app = _app(pilot)
+    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
     await pilot.press("5")
-    screen = _app(pilot).mode_screens["stats"]
-    await settle(pilot, lambda: screen.last_status is not None)
-    admin = await _app(pilot).context.admin()
+    screen = app.mode_screens["stats"]
+    await settle(pilot, lambda: screen.last_status is not None, "a drawn status round")
+    admin = await app.context.admin()
     latency = screen.query_one("#metric-latency")
     for round_ in range(5):
         for key_id, *_ in SEED_KEYS[: 2 + round_]:
             await admin.describe_key(key_id)
+        # One poll round at a time, each finished before the next describes (what `r` asks
+        # for, without depending on when the poller's task runs): exactly six rounds drawn.
         points = len(latency.history)
-        await pilot.press("r")
-        await settle(pilot, lambda points=points: len(latency.history) > points)
+        await next_poll(app, pilot)
+        await settle(pilot, lambda points=points: len(latency.history) == points + 1, "the round")
 
 
 async def help_screen(pilot: Pilot[Any]) -> None:
+    from kms_tui.tui.screens.help import HelpScreen
+
     await _on_keys(pilot)
     await pilot.press("question_mark")
-    await pilot.pause(0.2)
+    await dialog(pilot, HelpScreen, lambda help_: bool(help_.rows), "the bindings")
 
 
 async def activity_screen(pilot: Pilot[Any]) -> None:
     await _on_keys(pilot)
     app = _app(pilot)
+    from kms_tui.tui.screens.activity import ActivityScreen
+
     await pilot.press("e")  # disable app-key, confirmed: one change in the log
-    await settle(pilot, lambda: bool(app.screen.query("#confirm")))
+    await settle(pilot, lambda: bool(app.screen.query("#confirm")), "the confirmation")
     await pilot.click("#confirm")
     await settle(
-        pilot, lambda: any(e.action == "disable key" for e in app.context.activity.entries)
+        pilot,
+        lambda: any(e.action == "disable key" for e in app.context.activity.entries),
+        "the change in the log",
     )
     app.clear_notifications()
     await pilot.press("a")
-    await pilot.pause(0.2)
+    entries = len(app.context.activity.entries)
+    await dialog(
+        pilot,
+        ActivityScreen,
+        lambda log: log.query_one("#activity-table").row_count == entries,
+        "every entry listed",
+    )
 
 
 async def read_only_keys(pilot: Pilot[Any]) -> None:
@@ -400,6 +528,9 @@ SCENES: tuple[Scene, ...] = (
     Scene("buckets", "Buckets and their default encryption", buckets_screen),
     Scene("bucket-encryption", "Set a bucket's encryption (`e`)", bucket_encryption_dialog),
     Scene("key-picker", "The key picker over every key (`k`)", key_picker_dialog),
+    Scene("objects", "A bucket's objects (`enter`), unusable keys marked", objects_screen),
+    Scene("impact-scan", "Impact of a key (`i`): bucket defaults and the object scan", impact_scan),
+    Scene("encryption-check", "Check a bucket's encryption (`v`)", encryption_check),
     Scene("stats", "Live stats: cache counters and their history", stats_screen),
     Scene("help", "Help (`?`): every binding of the screen", help_screen),
     Scene("activity", "The activity log (`a`)", activity_screen),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -104,20 +103,3 @@ def make_app(
         )
 
     yield build
-
-
-async def wait_until(pilot: Any, predicate: Callable[[], bool], *, limit: float = 15.0) -> None:
-    """Let the app run until ``predicate()`` holds (workers, polls); fail after ``limit`` s."""
-    steps = int(limit / 0.05)
-    for _ in range(steps):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    assert predicate(), "condition not reached while the app ran"
-
-
-async def wait_connected(pilot: Any, app: KmsTuiApp) -> None:
-    """Wait for the first successful poll (service status known)."""
-    await wait_until(
-        pilot, lambda: app.connection_state == "connected" and app.service_status is not None
-    )

@@ -11,7 +11,8 @@ from kms_tui.factory import build_app
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.screens.keys import KeysScreen
-from tests.tui.conftest import SEEDED_KEY_IDS, fixed_clock, wait_until
+from tests.tui.conftest import SEEDED_KEY_IDS, fixed_clock
+from tests.tui.helpers import wait_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ async def keys_loaded(app: KmsTuiApp, pilot: Any) -> KeysScreen:
             and not app.screen.loading
             and app.screen.key_table.total_count == len(SEEDED_KEY_IDS)
         ),
+        "the Keys screen to list the seeded keys",
     )
     screen = app.screen
     assert isinstance(screen, KeysScreen)

@@ -27,12 +27,14 @@ from kms_tui.tui.screens.datakeys import DataKeysScreen
 from kms_tui.tui.screens.keys import KeysScreen
 from kms_tui.tui.screens.service import ServiceScreen
 from kms_tui.tui.screens.stats import StatsScreen
+from kms_tui.tui.widgets.header import KmsHeader
 from tests.tui.conftest import SEEDED_KEY_IDS
 
 __all__ = [
     "WAIT_LIMIT_SECONDS",
     "FooterEntry",
     "footer_entries",
+    "highlighted_mode",
     "kms_app",
     "next_poll",
     "open_buckets",
@@ -44,6 +46,7 @@ __all__ = [
     "open_stats",
     "screen_of",
     "wait_connected",
+    "wait_for_workers",
     "wait_until",
 ]
 
@@ -105,6 +108,22 @@ async def next_poll(
     return app.last_poll
 
 
+async def wait_for_workers(app: KmsTuiApp, *groups: str, limit: float = WAIT_LIMIT_SECONDS) -> None:
+    """Wait until the app's workers of these groups, those started so far, have finished.
+
+    Never all workers (``app.workers.wait_for_complete()`` with none given, or an empty list):
+    the status poller's runs for the whole session.
+    """
+    assert groups, "name the worker groups to wait for"
+    workers = [worker for worker in app.workers if worker.group in groups]
+    if not workers:
+        return
+    try:
+        await asyncio.wait_for(app.workers.wait_for_complete(workers), limit)
+    except TimeoutError:
+        raise AssertionError(f"workers {groups} still running after {limit:g} s") from None
+
+
 @dataclass(frozen=True, slots=True)
 class FooterEntry:
     """One binding as the footer shows it."""
@@ -123,6 +142,14 @@ def footer_entries(screen: Screen[Any]) -> dict[str, FooterEntry]:
                 str(key.key_display), not key.has_class("-disabled")
             )
     return shown
+
+
+def highlighted_mode(header: KmsHeader) -> str:
+    """The label the header's mode strip highlights (the screen in front), e.g. " 2 Keys "."""
+    line = header.modes_line
+    spans = [span for span in line.spans if "reverse" in str(span.style)]
+    assert len(spans) == 1, spans
+    return line.plain[spans[0].start : spans[0].end]
 
 
 async def wait_connected(pilot: Pilot[Any], app: KmsTuiApp) -> None:

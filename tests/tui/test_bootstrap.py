@@ -15,7 +15,8 @@ from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.factory import build_app
 from kms_tui.settings import Settings, resolve_connection
 from kms_tui.tui.widgets.header import KmsHeader
-from tests.tui.conftest import APP_SIZE, fixed_clock, wait_connected, wait_until
+from tests.tui.conftest import APP_SIZE, fixed_clock
+from tests.tui.helpers import highlighted_mode, wait_connected, wait_for_workers, wait_until
 
 
 def embedded_app():
@@ -36,10 +37,10 @@ async def test_first_run_bootstraps_and_lands_on_keys() -> None:
         assert app.service_status is not None
         assert app.service_status.state is ServiceState.RUNNING
         header = app.screen.query_one(KmsHeader)
-        await wait_until(pilot, lambda: "Running" in header.plain_line)
+        await wait_until(pilot, lambda: "Running" in header.plain_line, "Running in the header")
         assert "profile embedded" in header.plain_line
         assert "embedded http://127.0.0.1:" in header.plain_line
-        assert header.hint.startswith("/ filter  c create") and header.hint in str(header.render())
+        assert highlighted_mode(header) == " 2 Keys "
         server = app.context.embedded_server
         assert server is not None and server.running
         entries = [e for e in app.context.activity.entries if e.action.startswith("bootstrap")]
@@ -89,6 +90,7 @@ async def test_configured_but_stopped_is_started() -> None:
                 second.service_status is not None
                 and second.service_status.state is ServiceState.RUNNING
             ),
+            "the service Running",
         )
 
 
@@ -148,11 +150,13 @@ async def test_embedded_server_that_cannot_start_shows_disconnected() -> None:
     try:
         app = embedded_app()
         async with app.run_test(size=APP_SIZE) as pilot:
-            await wait_until(pilot, lambda: app.connection_state == "disconnected")
+            await wait_until(pilot, lambda: app.connection_state == "disconnected", "disconnected")
             assert app.context.failure is not None
             assert "could not start" in app.context.failure.message
             header = app.screen.query_one(KmsHeader)
-            await wait_until(pilot, lambda: "disconnected" in header.plain_line)
+            await wait_until(
+                pilot, lambda: "disconnected" in header.plain_line, "disconnected in the header"
+            )
             assert app.is_running
     finally:
         lock.release()
@@ -166,20 +170,24 @@ async def test_r_starts_an_embedded_server_that_failed_to_start() -> None:
     app = embedded_app()
     async with app.run_test(size=APP_SIZE) as pilot:
         try:
-            await wait_until(pilot, lambda: app.context.failure is not None)
+            await wait_until(pilot, lambda: app.context.failure is not None, "the start to fail")
             await pilot.press("r")  # still locked: fails again, stays up
-            await pilot.pause(0.3)
-            await wait_until(pilot, lambda: app.context.failure is not None)
+            # `r` forgot the failure and started connecting again; wait for that attempt's end.
+            assert app.context.failure is None
+            await wait_for_workers(app, "app.connect")
+            assert app.context.failure is not None
             assert app.context.embedded_server is None
+            assert app.is_running
         finally:
             lock.release()  # the other kms-tui went away
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.connection_state == "connected")
+        await wait_until(pilot, lambda: app.connection_state == "connected", "connected")
         await wait_until(
             pilot,
             lambda: (
                 app.service_status is not None and app.service_status.state is ServiceState.RUNNING
             ),
+            "the service Running",
         )
         assert app.context.embedded_server is not None and app.context.embedded_server.running
         assert any(e.action == "reconnect" and e.ok for e in app.context.activity.entries)

@@ -17,8 +17,7 @@ from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.screens.buckets import WARNING_MARK, BucketsScreen
 from tests.tui.conftest import APP_SIZE, admin_client_for
-
-WAIT_LIMIT_SECONDS = 15.0
+from tests.tui.helpers import open_buckets, screen_of, wait_for_workers, wait_until
 
 
 def buckets_client_for(server: EmbeddedServer) -> BucketEncryptionClient:
@@ -39,26 +38,6 @@ async def encryption_of(server: EmbeddedServer, bucket: str) -> BucketEncryption
 async def bucket_names(server: EmbeddedServer) -> set[str]:
     async with buckets_client_for(server) as client:
         return {bucket.name for bucket in await client.list_buckets()}
-
-
-async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition`` holds (bounded, so a broken flow fails, not hangs)."""
-    for _ in range(int(WAIT_LIMIT_SECONDS / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def open_buckets(app: KmsTuiApp, pilot: Pilot[None]) -> BucketsScreen:
-    await pilot.press("4")
-    await wait_until(pilot, lambda: isinstance(app.screen, BucketsScreen), "the Buckets screen")
-    screen = app.screen
-    assert isinstance(screen, BucketsScreen)
-    await wait_until(pilot, lambda: screen.loaded, "the bucket list")
-    screen.query_one("#buckets-table", DataTable).focus()
-    await pilot.pause()
-    return screen
 
 
 async def wait_for_row(pilot: Pilot[None], screen: BucketsScreen, bucket: str, label: str) -> None:
@@ -87,7 +66,7 @@ async def test_create_bucket_exists_on_server(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         assert screen.rows == {}
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CreateBucketDialog), "the dialog")
@@ -109,7 +88,7 @@ async def test_a_name_the_server_refuses_comes_back_in_the_dialog(
     await seed_buckets(kms_server, "taken-name")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         await wait_until(pilot, lambda: "taken-name" in screen.rows, "the existing bucket")
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CreateBucketDialog), "the dialog")
@@ -134,7 +113,7 @@ async def test_invalid_bucket_name_refused_at_the_field(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_buckets(app, pilot)
+        await open_buckets(pilot)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CreateBucketDialog), "the dialog")
         dialog = app.screen
@@ -144,11 +123,11 @@ async def test_invalid_bucket_name_refused_at_the_field(
         assert "lowercase" in str(error.render())
         assert dialog.query_one("#bucket-name", Input).has_class("-invalid")
         assert dialog.query_one("#create", Button).disabled
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        await pilot.press("enter")  # handled before press() returns: an accepted name closes it
         assert app.screen is dialog  # refused: still asking
         await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, BucketsScreen), "dialog closed")
+        await screen_of(pilot, BucketsScreen, "dialog closed")
+        await wait_for_workers(app, "bucket-change")  # a create would have been sent by now
     assert await bucket_names(kms_server) == set()
 
 
@@ -158,7 +137,7 @@ async def test_a_refused_encryption_comes_back_with_the_choice_kept(
     await seed_buckets(kms_server, "ledger")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         dialog = await open_encryption_dialog(app, pilot, screen, "ledger")
         await pilot.click("#sse-kms")
         await pilot.press("k")
@@ -198,7 +177,7 @@ async def test_set_sse_kms_with_picked_key_then_sse_s3_then_remove(
     await seed_buckets(kms_server, "ledger")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         assert screen.rows["ledger"].encryption_label == "none"
 
         # SSE-KMS with a key chosen in the picker (over every key).
@@ -256,13 +235,13 @@ async def test_sse_kms_without_a_key_is_refused_in_the_dialog(
     await seed_buckets(kms_server, "plain")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         dialog = await open_encryption_dialog(app, pilot, screen, "plain")
         await pilot.click("#sse-kms")
         await pilot.click("#apply")
-        await pilot.pause()
+        error = dialog.query_one("#encryption-error", Label)
+        await wait_until(pilot, lambda: error.has_class("visible"), "the missing-key problem")
         assert app.screen is dialog
-        assert dialog.query_one("#encryption-error", Label).has_class("visible")
     assert await encryption_of(kms_server, "plain") is None
 
 
@@ -279,7 +258,7 @@ async def test_warning_mark_for_pending_deletion_and_disabled_keys(
         await admin.disable_key("gamma-key")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         table = screen.query_one("#buckets-table", DataTable)
         assert screen.rows["doomed"].key_warning == "pending deletion"
         assert table.get_cell("doomed", "mark") == WARNING_MARK
@@ -289,9 +268,9 @@ async def test_warning_mark_for_pending_deletion_and_disabled_keys(
         assert screen.rows["healthy"].key_warning is None
         assert table.get_cell("healthy", "mark") == ""
         screen.select_bucket("doomed")
-        await pilot.pause()
-        detail = str(screen.query_one("#buckets-detail").render())
-        assert "pending deletion" in detail
+        detail = screen.query_one("#buckets-detail")
+        await wait_until(pilot, lambda: "doomed" in str(detail.render()), "doomed's details")
+        assert "pending deletion" in str(detail.render())
         assert WARNING_MARK in str(screen.query_one("#buckets-status").render())
 
 
@@ -303,16 +282,18 @@ async def test_read_only_changes_nothing(
         await client.put_bucket_encryption("archive", algorithm=SSE_KMS, kms_key_id="alpha-key")
     app = make_app(kms_server, read_only=True)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         banner = screen.query_one("#buckets-readonly")
         assert banner.has_class("visible")
         assert "read-only" in str(banner.render())
         for action in ("create_bucket", "edit_encryption", "remove_encryption"):
             assert screen.check_action(action, ()) is None
         screen.select_bucket("archive")
-        for key in ("c", "e", "d", "enter"):
+        for key in ("c", "e", "d", "v"):  # enter opens the objects, which read only
             await pilot.press(key)
-            await pilot.pause(0.1)
+            # Handled before press() returns; a change would have started the worker that
+            # asks with a dialog (and that worker would still be waiting for an answer).
+            assert not [w for w in app.workers if w.group == "bucket-change"], key
             assert app.screen is screen
     assert await bucket_names(kms_server) == {"archive"}
     assert await encryption_of(kms_server, "archive") == BucketEncryption(SSE_KMS, "alpha-key")
@@ -325,7 +306,7 @@ async def test_key_picker_lists_every_page_and_filters(
         await admin.disable_key("beta-key")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_buckets(app, pilot)
+        await open_buckets(pilot)
         chosen: list[str | None] = []
         app.push_screen(KeyPickerDialog(app.context.admin, page_size=2), chosen.append)
         await wait_until(pilot, lambda: isinstance(app.screen, KeyPickerDialog), "the picker")
@@ -340,6 +321,7 @@ async def test_key_picker_lists_every_page_and_filters(
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is picker  # a disabled key cannot be chosen
+        assert chosen == []
         await pilot.press(*(["backspace"] * len("team=blue")), *"analytics", "enter")
         await wait_until(pilot, lambda: chosen == ["gamma-key"], "the choice")
 
@@ -358,7 +340,7 @@ async def test_server_gone_mid_session_is_reported_not_fatal(
     await seed_buckets(kms_server, "kept")
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_buckets(app, pilot)
+        screen = await open_buckets(pilot)
         assert "kept" in screen.rows
         kms_server.stop()
         await pilot.press("r")

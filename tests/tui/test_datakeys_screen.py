@@ -21,28 +21,7 @@ from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE, DataKeysScreen, par
 from kms_tui.tui.widgets.secret_field import SecretField
 from tests.fakes.rustfs import FakeRustFS
 from tests.tui.conftest import APP_SIZE, admin_client_for, fixed_clock
-
-WAIT_LIMIT_SECONDS = 15.0
-
-
-async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition`` holds (bounded, so a broken flow fails, not hangs)."""
-    steps = int(WAIT_LIMIT_SECONDS / 0.05)
-    for _ in range(steps):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def open_datakeys(app: KmsTuiApp, pilot: Pilot[None]) -> DataKeysScreen:
-    await pilot.press("3")
-    await wait_until(pilot, lambda: isinstance(app.screen, DataKeysScreen), "the Data keys screen")
-    screen = app.screen
-    assert isinstance(screen, DataKeysScreen)
-    screen.query_one("#pick-key").focus()
-    await pilot.pause()
-    return screen
+from tests.tui.helpers import open_datakeys, wait_for_workers, wait_until
 
 
 async def pick_key(app: KmsTuiApp, pilot: Pilot[None], needle: str) -> None:
@@ -77,7 +56,7 @@ async def test_generate_masks_then_reveals_plaintext_of_spec_length(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "beta")
         assert screen.key_id == "beta-key"
         screen.query_one("#key-spec", Select).value = spec
@@ -118,7 +97,7 @@ async def test_plaintext_cleared_from_screen_and_widget_after_timeout(
     monkeypatch.setattr(DataKeysScreen, "plaintext_clear_seconds", 3.0)
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "alpha")
         await generate(app, pilot, screen)
         await pilot.press("v")
@@ -141,7 +120,7 @@ async def test_decrypt_round_trips_with_context(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "gamma")
         screen.query_one("#generate-context", Input).value = "app=billing, env=prod"
         screen.query_one("#pick-key").focus()
@@ -171,7 +150,7 @@ async def test_invalid_context_refused_at_the_field(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "alpha")
         context_input = screen.query_one("#generate-context", Input)
         context_input.focus()
@@ -182,7 +161,7 @@ async def test_invalid_context_refused_at_the_field(
         assert context_input.has_class("-invalid")
 
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await wait_for_workers(app, "datakeys")  # a generate would have ended by now
         assert not screen.plaintext_field.has_secret
         assert not any(e.action == "generate data key" for e in app.context.activity.entries)
 
@@ -196,7 +175,7 @@ async def test_use_key_chooses_the_key_on_a_shown_screen(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         screen.use_key("gamma-key")
         await pilot.pause()
         assert screen.key_id == "gamma-key"
@@ -220,7 +199,7 @@ async def test_decrypt_with_a_different_context_fails_without_plaintext(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "alpha")
         screen.query_one("#generate-context", Input).value = "app=billing"
         screen.query_one("#pick-key").focus()
@@ -264,12 +243,12 @@ async def test_server_without_decrypt_is_information_not_error(
         )
         app = build_app(connection, Settings(), clock=fixed_clock, endpoint_label="fake")
         async with app.run_test(size=APP_SIZE) as pilot:
-            screen = await open_datakeys(app, pilot)
+            screen = await open_datakeys(pilot)
             screen.query_one("#decrypt-blob", Input).value = base64.b64encode(b"x" * 40).decode()
             screen.query_one("#pick-key").focus()
             await pilot.press("D")
             await wait_until(pilot, lambda: screen.decrypt_unsupported, "the 501 answer")
-            await pilot.pause()
+            await wait_for_workers(app, "datakeys")
             messages = [(n.message, n.severity) for n in app._notifications]
             assert (NO_DECRYPT_MESSAGE, "information") in messages
             assert all(severity != "error" for _message, severity in messages)
@@ -284,7 +263,7 @@ async def test_generate_on_a_stopped_kms_reports_the_server_error(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_datakeys(app, pilot)
+        screen = await open_datakeys(pilot)
         await pick_key(app, pilot, "alpha")
         async with admin_client_for(kms_server) as admin:
             await admin.stop()

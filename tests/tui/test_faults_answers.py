@@ -19,7 +19,7 @@ from kms_tui.api.errors import KmsKeyNotFound
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
-from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE, DataKeysScreen
+from kms_tui.tui.screens.datakeys import NO_DECRYPT_MESSAGE
 from kms_tui.tui.widgets.header import KmsHeader
 from tests.fakes.misbehaving import (
     Fault,
@@ -33,13 +33,7 @@ from tests.fakes.misbehaving import (
     wrong_shape_json,
     xml_error,
 )
-from tests.tui.conftest import (
-    APP_SIZE,
-    SEEDED_KEY_IDS,
-    admin_client_for,
-    wait_connected,
-    wait_until,
-)
+from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for
 from tests.tui.fault_support import (
     Note,
     app_via,
@@ -47,6 +41,14 @@ from tests.tui.fault_support import (
     no_unexpected_errors,
     record_notes,
     titled,
+)
+from tests.tui.helpers import (
+    next_poll,
+    open_datakeys,
+    screen_of,
+    wait_connected,
+    wait_for_workers,
+    wait_until,
 )
 
 STATUS_ROUTE = "/kms/service-status"
@@ -63,11 +65,9 @@ def bad(kms_server: EmbeddedServer) -> Iterator[MisbehavingServer]:
 async def still_responsive(app: KmsTuiApp, pilot: Any) -> None:
     """Mode keys still switch screens (nothing blocks the UI)."""
     await pilot.press("1")
-    await pilot.pause()
-    assert app.current_mode == "service"
+    await wait_until(pilot, lambda: app.current_mode == "service", "the Service screen")
     await pilot.press("2")
-    await pilot.pause()
-    assert app.current_mode == "keys"
+    await wait_until(pilot, lambda: app.current_mode == "keys", "the Keys screen")
 
 
 POLL_FAULTS = [
@@ -130,7 +130,7 @@ async def test_bad_answer_to_the_status_poll_is_said_once_and_survived(
         screen = await keys_loaded(app, pilot)
         shown_status = app.service_status
         bad.set("GET", STATUS_ROUTE, fault)
-        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")))
+        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")), "the poll failure")
         note = titled(notes, "poll failed")[0]
         assert note.severity == "error"
         for phrase in expected:
@@ -142,7 +142,12 @@ async def test_bad_answer_to_the_status_poll_is_said_once_and_survived(
         assert len(failed) == 1 and expected[0] in failed[0].message
         # Polling goes on without repeating the same notification.
         seen = len(bad.requests_to("GET", STATUS_ROUTE))
-        await wait_until(pilot, lambda: len(bad.requests_to("GET", STATUS_ROUTE)) >= seen + 3)
+        await wait_until(
+            pilot,
+            lambda: len(bad.requests_to("GET", STATUS_ROUTE)) >= seen + 3,
+            "three more polls",
+        )
+        await next_poll(app, pilot)  # the last of them answered and handled too
         assert len(titled(notes, "poll failed")) == 1
         await still_responsive(app, pilot)
         assert screen.key_table.total_count == len(SEEDED_KEY_IDS)
@@ -150,9 +155,9 @@ async def test_bad_answer_to_the_status_poll_is_said_once_and_survived(
         assert "Running · status refused (a shows why)" in header.plain_line
         # Once the server answers properly again, the refusal is forgotten.
         bad.heal()
-        await wait_until(pilot, lambda: app.poller.last_refusal is None)
+        await wait_until(pilot, lambda: app.poller.last_refusal is None, "the refusal forgotten")
         assert app.connection_state == "connected"
-        await wait_until(pilot, lambda: "refused" not in header.plain_line)
+        await wait_until(pilot, lambda: "refused" not in header.plain_line, "the header healed")
         no_unexpected_errors(app, notes)
 
 
@@ -166,13 +171,15 @@ async def test_clock_skew_on_every_route_names_the_clocks(
         screen = await keys_loaded(app, pilot)
         bad.set_default(skew(request_id="SKEW-ALL"))
         await pilot.press("r")
-        await wait_until(pilot, lambda: bool(titled(notes, "list keys failed")))
+        await wait_until(
+            pilot, lambda: bool(titled(notes, "list keys failed")), "the listing failure"
+        )
         listing = titled(notes, "list keys failed")[0]
         assert CLOCKS_DIFFER in listing.message and "SKEW-ALL" in listing.message
         assert "NTP" in listing.message
         # The server's own words stay visible next to the explanation.
         assert "request time and the server's time is too large" in listing.message
-        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")))
+        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")), "the poll failure")
         assert CLOCKS_DIFFER in titled(notes, "poll failed")[0].message
         entry = next(e for e in app.context.activity.entries if e.action == "list keys")
         assert not entry.ok and entry.request_id == "SKEW-ALL"
@@ -193,15 +200,15 @@ async def test_403_on_create_only_keeps_the_typed_form(
         await wait_connected(pilot, app)
         screen = await keys_loaded(app, pilot)
         await pilot.press("c")
-        await wait_until(pilot, lambda: isinstance(app.screen, CreateKeyDialog))
-        first = app.screen
-        assert isinstance(first, CreateKeyDialog)
+        first = await screen_of(pilot, CreateKeyDialog, "the create-key form")
         await pilot.press(*"Orders DB")
         first.query_one("#tags", Input).value = "team=payments, env=prod"
         first.query_one("#name", Input).value = "orders-key"
         await pilot.click("#submit")
         await wait_until(
-            pilot, lambda: isinstance(app.screen, CreateKeyDialog) and app.screen is not first
+            pilot,
+            lambda: isinstance(app.screen, CreateKeyDialog) and app.screen is not first,
+            "the form to come back",
         )
         form = app.screen
         assert isinstance(form, CreateKeyDialog)
@@ -217,6 +224,7 @@ async def test_403_on_create_only_keeps_the_typed_form(
         entry = next(e for e in app.context.activity.entries if e.action == "create key")
         assert not entry.ok and entry.target == "orders-key" and entry.request_id == "D-1"
         # Only that action was refused: the polls and the listing carry on.
+        await next_poll(app, pilot)
         assert not titled(notes, "poll failed") and app.connection_state == "connected"
         async with admin_client_for(kms_server) as admin:
             with pytest.raises(KmsKeyNotFound):
@@ -224,7 +232,9 @@ async def test_403_on_create_only_keeps_the_typed_form(
         # Allowed again: the kept form goes through as it was typed.
         bad.heal()
         await pilot.click("#submit")
-        await wait_until(pilot, lambda: screen.key_table.row("orders-key") is not None)
+        await wait_until(
+            pilot, lambda: screen.key_table.row("orders-key") is not None, "the new key listed"
+        )
         no_unexpected_errors(app, notes)
     async with admin_client_for(kms_server) as admin:
         metadata = (await admin.describe_key("orders-key")).metadata
@@ -240,16 +250,23 @@ async def test_wrong_secret_key_against_the_embedded_server(
     app = app_via(bad.url, kms_server, secret_key=wrong_secret)
     notes = record_notes(app)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")))
+        await wait_until(pilot, lambda: bool(titled(notes, "poll failed")), "the poll failure")
         poll = titled(notes, "poll failed")[0]
         assert "the secret key does not belong to this access key" in poll.message
         assert "secret_key_env" in poll.message
         assert "The request signature we calculated does not match" in poll.message
         assert app.connection_state == "connected"  # it answered; it refused
-        await wait_until(pilot, lambda: bool(titled(notes, "list keys failed")))
+        await wait_until(
+            pilot, lambda: bool(titled(notes, "list keys failed")), "the listing failure"
+        )
         assert "does not belong to this access key" in titled(notes, "list keys failed")[0].message
         seen = len(bad.requests_to("GET", STATUS_ROUTE))
-        await wait_until(pilot, lambda: len(bad.requests_to("GET", STATUS_ROUTE)) >= seen + 3)
+        await wait_until(
+            pilot,
+            lambda: len(bad.requests_to("GET", STATUS_ROUTE)) >= seen + 3,
+            "three more polls",
+        )
+        await next_poll(app, pilot)  # the last of them answered and handled too
         assert len(titled(notes, "poll failed")) == 1
         assert len([e for e in app.context.activity.entries if e.action == "poll"]) == 1
         assert all(wrong_secret not in note.message for note in notes)
@@ -266,25 +283,23 @@ async def test_decrypt_501_is_no_decrypt_not_an_error(
     notes = record_notes(app)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_connected(pilot, app)
-        await pilot.press("3")
-        await wait_until(pilot, lambda: isinstance(app.screen, DataKeysScreen))
-        screen = app.screen
-        assert isinstance(screen, DataKeysScreen)
+        screen = await open_datakeys(pilot)
         blob = base64.b64encode(bytes(range(48))).decode()
         screen.query_one("#decrypt-blob", Input).value = blob
         screen.query_one("#pick-key").focus()
         await pilot.press("D")
-        await wait_until(pilot, lambda: screen.decrypt_unsupported)
-        await pilot.pause()
+        await wait_until(pilot, lambda: screen.decrypt_unsupported, "decrypt marked unsupported")
+        await wait_for_workers(app, "datakeys")
         assert Note(NO_DECRYPT_MESSAGE, "Decrypt", "information") in notes
         assert all(note.severity != "error" for note in notes)
         assert screen.query_one("#decrypt").disabled
         assert screen.check_action("decrypt", ()) is None
         entry = next(e for e in app.context.activity.entries if e.action == "decrypt data key")
         assert entry.message == NO_DECRYPT_MESSAGE
-        # Asked again, the console answers itself instead of calling the server.
+        # Asked again, the console answers itself instead of calling the server: the key is
+        # disabled, so no worker starts (one that did would have sent its call before ending).
         await pilot.press("D")
-        await pilot.pause()
+        await wait_for_workers(app, "datakeys")
         assert len(bad.requests_to("POST", "/kms/decrypt")) == 1
         # What was pasted is still there.
         assert screen.query_one("#decrypt-blob", Input).value == blob

@@ -38,16 +38,16 @@ from kms_tui.tui.dialogs.create_bucket import CreateBucketDialog
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
 from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.dialogs.schedule_deletion import DeletionImpactDialog, ScheduleDeletionDialog
-from kms_tui.tui.screens.buckets import BucketsScreen
 from kms_tui.tui.screens.datakeys import DataKeysScreen
-from kms_tui.tui.screens.keys import KeysScreen
-from kms_tui.tui.screens.service import ServiceScreen
 from kms_tui.tui.widgets.config_fields import FieldRow, field_dom_id
-from tests.tui.conftest import (
-    APP_SIZE,
-    SEEDED_KEY_IDS,
-    admin_client_for,
-    configure_local,
+from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for, configure_local
+from tests.tui.helpers import (
+    open_buckets,
+    open_configure,
+    open_keys,
+    open_service,
+    screen_of,
+    wait_for_workers,
     wait_until,
 )
 
@@ -105,18 +105,10 @@ async def enter(pilot: Pilot[None], field: Input, text: str, *, keys: bool = Fal
     assert field.value == text
 
 
-async def screen_of(pilot: Pilot[None], kind: type[_T]) -> _T:
-    app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, kind))
-    screen = app.screen
-    assert isinstance(screen, kind)
-    return screen
-
-
 async def close(pilot: Pilot[None], dialog: Any) -> None:
     """Escape out of a dialog and wait until it is gone."""
     await pilot.press("escape")
-    await wait_until(pilot, lambda: pilot.app.screen is not dialog)
+    await wait_until(pilot, lambda: pilot.app.screen is not dialog, "the dialog closed")
 
 
 async def key_ids(server: EmbeddedServer) -> list[str]:
@@ -126,12 +118,6 @@ async def key_ids(server: EmbeddedServer) -> list[str]:
 
 def keys_idle(app: KmsTuiApp) -> bool:
     return all(worker.is_finished for worker in app.workers if worker.group.startswith("keys."))
-
-
-async def open_keys(pilot: Pilot[None]) -> KeysScreen:
-    screen = await screen_of(pilot, KeysScreen)
-    await wait_until(pilot, lambda: not screen.loading and screen.key_table.total_count >= 3)
-    return screen
 
 
 # --- create key --------------------------------------------------------------------------------
@@ -223,23 +209,26 @@ async def test_create_key_form(kms_server: EmbeddedServer, make_app: MakeApp) ->
                     assert bool(shown) == (field_id == form.bad), (field_id, shown)
                 assert dialog.value("name") == form.name  # nothing typed is lost
                 await close(pilot, dialog)
+                await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
                 assert await key_ids(kms_server) == before
                 outcomes.append("refused at the field")
                 return
             if form.name in before:  # valid, but the server already has the id
-                await wait_until(pilot, lambda: app.screen is not dialog)
+                await wait_until(pilot, lambda: app.screen is not dialog, "the form closed")
                 reopened = await screen_of(pilot, CreateKeyDialog)
                 assert "already exists" in str(reopened.query_one("#server-error").render())
                 assert reopened.value("description") == form.description
                 assert reopened.value("tags") == form.tags_text
                 assert reopened.value("name") == form.name
                 await close(pilot, reopened)
-                await wait_until(pilot, lambda: keys_idle(app))
+                await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
                 assert await key_ids(kms_server) == before
                 outcomes.append("refused by the server, input kept")
                 return
-            await wait_until(pilot, lambda: not isinstance(app.screen, CreateKeyDialog))
-            await wait_until(pilot, lambda: keys_idle(app))
+            await wait_until(
+                pilot, lambda: not isinstance(app.screen, CreateKeyDialog), "the form closed"
+            )
+            await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
             created = set(await key_ids(kms_server)) - set(before)
             assert len(created) == 1
             key_id = created.pop()
@@ -334,11 +323,12 @@ async def test_schedule_deletion_form(kms_server: EmbeddedServer, make_app: Make
                 shown = {f for f in ("window", "confirmation") if dialog.field_error(f)}
                 assert shown == form.bad
                 await close(pilot, dialog)
+                await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
                 assert (await state_of_victim()).key_state.value == "Enabled"
                 outcomes.append("refused at the field")
                 return
             if form.server_refuses:
-                await wait_until(pilot, lambda: app.screen is not dialog)
+                await wait_until(pilot, lambda: app.screen is not dialog, "the form closed")
                 reopened = await screen_of(pilot, ScheduleDeletionDialog)
                 assert "already pending deletion" in str(
                     reopened.query_one("#server-error").render()
@@ -355,7 +345,7 @@ async def test_schedule_deletion_form(kms_server: EmbeddedServer, make_app: Make
                 expected = datetime.now(UTC) + timedelta(days=int(form.window.strip()))
                 assert abs(metadata.deletion_date - expected) < timedelta(minutes=5)
                 outcomes.append("scheduled")
-            await wait_until(pilot, lambda: keys_idle(app))
+            await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
             async with admin_client_for(kms_server) as admin:
                 await admin.cancel_key_deletion(VICTIM)
 
@@ -462,20 +452,6 @@ async def fill_config_form(pilot: Pilot[None], dialog: ConfigureDialog, form: Co
     await pilot.pause()
 
 
-async def open_configure(pilot: Pilot[None]) -> ConfigureDialog:
-    await pilot.press("c")
-    dialog = await screen_of(pilot, ConfigureDialog)
-    await pilot.pause()
-    return dialog
-
-
-async def open_service(pilot: Pilot[None]) -> ServiceScreen:
-    await pilot.press("1")
-    screen = await screen_of(pilot, ServiceScreen)
-    await wait_until(pilot, lambda: screen.status is not None)
-    return screen
-
-
 async def test_configure_form_for_vault(blank_server: EmbeddedServer, make_app: MakeApp) -> None:
     app = make_app(blank_server)
     outcomes: list[str] = []
@@ -497,10 +473,12 @@ async def test_configure_form_for_vault(blank_server: EmbeddedServer, make_app: 
                 assert bad in dialog.problems_shown(), dialog.problems_shown()
                 assert dialog.sent_count == 0
                 await close(pilot, dialog)
+                await wait_for_workers(app, "service-configure")
+                assert dialog.sent_count == 0
                 assert blank_server.service.config == before
                 outcomes.append("refused at the field")
                 return
-            await wait_until(pilot, lambda: app.screen is screen)
+            await wait_until(pilot, lambda: app.screen is screen, "the form closed")
             config = blank_server.service.config
             assert config is not None
             assert (
@@ -559,7 +537,7 @@ async def test_configure_refused_by_the_server_keeps_every_field(
         typed = dialog.values()
         await configure_local(blank_server, tmp_path / "other-keys")  # behind the form's back
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: dialog.server_message is not None)
+        await wait_until(pilot, lambda: dialog.server_message is not None, "the server's refusal")
         assert app.screen is dialog
         assert "running" in (dialog.server_message or "")
         assert dialog.problems_shown() == {}
@@ -620,10 +598,12 @@ async def test_reconfigure_form_for_local(kms_server: EmbeddedServer, make_app: 
                 assert form.bad in dialog.problems_shown(), dialog.problems_shown()
                 assert dialog.sent_count == 0
                 await close(pilot, dialog)
+                await wait_for_workers(app, "service-configure")
+                assert dialog.sent_count == 0
                 assert kms_server.service.config == before
                 outcomes.append("refused at the field")
                 return
-            await wait_until(pilot, lambda: app.screen is screen)
+            await wait_until(pilot, lambda: app.screen is screen, "the form closed")
             config = kms_server.service.config
             assert config is not None and before is not None
             assert config.key_dir == before.key_dir
@@ -703,9 +683,9 @@ async def test_generate_data_key_form(
         screen.query_one("#pick-key").focus()
         await pilot.press("k")
         picker = await screen_of(pilot, KeyPickerDialog)
-        await wait_until(pilot, lambda: not picker.keys_loading)
+        await wait_until(pilot, lambda: not picker.keys_loading, "the key list")
         await pilot.press(*"alpha", "enter")
-        await wait_until(pilot, lambda: screen.key_id == "alpha-key")
+        await wait_until(pilot, lambda: screen.key_id == "alpha-key", "alpha-key chosen")
 
         async def check(form: ContextForm) -> None:
             made = len(calls)
@@ -717,12 +697,14 @@ async def test_generate_data_key_form(
             error = screen.query_one("#generate-context-error")
             if form.context is None:
                 assert error.has_class("visible") and str(error.render())
-                await pilot.pause(0.1)
+                await wait_for_workers(app, "datakeys")  # a generate would have ended by now
                 assert len(calls) == made  # nothing reached the server
                 outcomes.append("refused at the field")
                 return
-            await wait_until(pilot, lambda: len(calls) == made + 1)
-            await wait_until(pilot, lambda: screen.ciphertext_b64 != shown_before)
+            await wait_until(pilot, lambda: len(calls) == made + 1, "the generate call")
+            await wait_until(
+                pilot, lambda: screen.ciphertext_b64 != shown_before, "the new data key shown"
+            )
             assert screen.plaintext_field.has_secret
             assert not error.has_class("visible")
             key_id, key_spec, context = calls[-1]
@@ -779,13 +761,6 @@ async def bucket_names(client: BucketEncryptionClient) -> set[str]:
     return {bucket.name for bucket in await client.list_buckets()}
 
 
-async def open_buckets(pilot: Pilot[None]) -> BucketsScreen:
-    await pilot.press("4")
-    screen = await screen_of(pilot, BucketsScreen)
-    await wait_until(pilot, lambda: screen.loaded)
-    return screen
-
-
 async def test_create_bucket_form(
     kms_server: EmbeddedServer, make_app: MakeApp, s3: BucketEncryptionClient
 ) -> None:
@@ -811,10 +786,11 @@ async def test_create_bucket_form(
                 assert dialog.query_one("#create", Button).disabled
                 assert dialog.query_one("#bucket-name", Input).value == name
                 await close(pilot, dialog)
+                await wait_for_workers(app, "bucket-change")
                 assert await bucket_names(s3) == before
                 outcomes.append("refused at the field")
                 return
-            await wait_until(pilot, lambda: name in screen.rows)
+            await wait_until(pilot, lambda: name in screen.rows, "the new bucket listed")
             assert await bucket_names(s3) == before | {name}
             outcomes.append("created")
 
@@ -841,14 +817,18 @@ async def test_bucket_encryption_form(
 
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_buckets(pilot)
-        await wait_until(pilot, lambda: bucket in screen.rows)
+        await wait_until(pilot, lambda: bucket in screen.rows, "the bucket listed")
 
         async def check(case: tuple[bool, str | None]) -> None:
             use_kms, key_id = case
             await s3.delete_bucket_encryption(bucket)  # start without a key
             before = await s3.get_bucket_encryption(bucket)
             screen.action_refresh_data()
-            await wait_until(pilot, lambda: screen.rows[bucket].encryption_label == "none")
+            await wait_until(
+                pilot,
+                lambda: screen.rows[bucket].encryption_label == "none",
+                "the encryption removed",
+            )
             screen.select_bucket(bucket)
             await pilot.press("e")
             dialog = await screen_of(pilot, BucketEncryptionDialog)
@@ -856,9 +836,9 @@ async def test_bucket_encryption_form(
             if use_kms and key_id is not None:
                 await pilot.press("k")
                 picker = await screen_of(pilot, KeyPickerDialog)
-                await wait_until(pilot, lambda: not picker.keys_loading)
+                await wait_until(pilot, lambda: not picker.keys_loading, "the key list")
                 await pilot.press(*key_id, "enter")
-                await wait_until(pilot, lambda: app.screen is dialog)
+                await wait_until(pilot, lambda: app.screen is dialog, "back in the dialog")
                 assert dialog.kms_key_id == key_id
             await pilot.press("ctrl+s")
             await pilot.pause()
@@ -866,12 +846,17 @@ async def test_bucket_encryption_form(
                 assert app.screen is dialog
                 assert "needs a key" in (dialog.field_error or "")
                 await close(pilot, dialog)
+                await wait_for_workers(app, "bucket-change")
                 assert await s3.get_bucket_encryption(bucket) == before
                 outcomes.append("refused at the field")
                 return
-            await wait_until(pilot, lambda: app.screen is screen)
+            await wait_until(pilot, lambda: app.screen is screen, "the dialog closed")
             expected = (SSE_KMS, key_id) if use_kms else (SSE_S3, None)
-            await wait_until(pilot, lambda: screen.rows[bucket].encryption_label != "none")
+            await wait_until(
+                pilot,
+                lambda: screen.rows[bucket].encryption_label != "none",
+                "the encryption shown",
+            )
             now = await s3.get_bucket_encryption(bucket)
             assert now is not None and (now.algorithm, now.kms_key_id) == expected
             outcomes.append("applied")

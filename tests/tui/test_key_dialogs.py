@@ -15,13 +15,13 @@ from kms_tui.tui.dialogs.create_key import CreateKeyDialog
 from kms_tui.tui.dialogs.edit_key import EditKeyDialog
 from kms_tui.tui.dialogs.results import ResultsDialog
 from kms_tui.tui.dialogs.schedule_deletion import DeletionImpactDialog, ScheduleDeletionDialog
-from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for, wait_until
-from tests.tui.test_keys_screen import keys_idle, open_keys
+from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for
+from tests.tui.helpers import open_keys, screen_of, wait_until
+from tests.tui.test_keys_screen import keys_idle
 
 
 async def dialog_of(app: KmsTuiApp, pilot: Any, kind: type[Any]) -> Any:
-    await wait_until(pilot, lambda: isinstance(app.screen, kind))
-    return app.screen
+    return await screen_of(pilot, kind)
 
 
 async def state_of(server: EmbeddedServer, key_id: str) -> Any:
@@ -34,15 +34,17 @@ async def test_create_with_description_tags_and_name(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         await pilot.press("c")
         dialog = await dialog_of(app, pilot, CreateKeyDialog)
         await pilot.press(*"Orders DB")
         dialog.query_one("#tags", Input).value = "team=payments, env=prod"
         dialog.query_one("#name", Input).value = "orders-key"
         await pilot.click("#submit")
-        await wait_until(pilot, lambda: screen.key_table.row("orders-key") is not None)
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(
+            pilot, lambda: screen.key_table.row("orders-key") is not None, "orders-key listed"
+        )
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
         highlighted = screen.key_table.highlighted
         assert highlighted is not None and highlighted.key_id == "orders-key"
     metadata = await state_of(kms_server, "orders-key")
@@ -55,13 +57,13 @@ async def test_create_refuses_bad_tags_and_names_at_the_field(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_keys(app, pilot)
+        await open_keys(pilot)
         await pilot.press("c")
         dialog = await dialog_of(app, pilot, CreateKeyDialog)
         dialog.query_one("#tags", Input).value = "team=payments, oops"
         dialog.query_one("#name", Input).value = "a/b"
         await pilot.click("#submit")
-        await pilot.pause()
+        await wait_until(pilot, lambda: bool(dialog.field_error("tags")), "the tags problem")
         assert app.screen is dialog
         assert "key=value" in (dialog.field_error("tags") or "")
         assert "'/'" in (dialog.field_error("name") or "")
@@ -70,7 +72,7 @@ async def test_create_refuses_bad_tags_and_names_at_the_field(
         await pilot.press("enter")  # Enter in a field submits too
         assert "'.' or '..'" in (dialog.field_error("name") or "")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
     async with admin_client_for(kms_server) as admin:
         listed = [info.key_id async for page in admin.iter_keys() for info in page.keys]
     assert listed == list(SEEDED_KEY_IDS)
@@ -81,7 +83,7 @@ async def test_schedule_deletion_with_window_9_after_typing_the_id(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         screen.key_table.move_to("beta-key")
         await pilot.press("d")
         dialog = await dialog_of(app, pilot, ScheduleDeletionDialog)
@@ -92,7 +94,7 @@ async def test_schedule_deletion_with_window_9_after_typing_the_id(
         assert "beta-key will be deleted" in impact.body_text()
         assert "impact (" in impact.body_text()
         await pilot.press("escape")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
         row = screen.key_table.row("beta-key")
         assert row is not None and row.state == "PendingDeletion"
         assert row.deletion_date is not None
@@ -107,7 +109,7 @@ async def test_wrong_typed_id_or_window_sends_nothing(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_keys(app, pilot)
+        await open_keys(pilot)
         await pilot.press("d")
         dialog = await dialog_of(app, pilot, ScheduleDeletionDialog)
         await pilot.press(*"beta-key", "enter")  # alpha-key is highlighted
@@ -116,11 +118,11 @@ async def test_wrong_typed_id_or_window_sends_nothing(
         dialog.query_one("#confirmation", Input).value = "alpha-key"
         dialog.query_one("#window", Input).value = "31"
         await pilot.click("#submit")
-        await pilot.pause()
+        await wait_until(pilot, lambda: bool(dialog.field_error("window")), "the window problem")
         assert app.screen is dialog
         assert "7 to 30" in (dialog.field_error("window") or "")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
     for key_id in SEEDED_KEY_IDS:
         assert (await state_of(kms_server, key_id)).key_state.value == "Enabled"
 
@@ -132,15 +134,23 @@ async def test_cancel_deletion_brings_the_key_back(
         await admin.schedule_key_deletion("gamma-key", pending_window_in_days=7)
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         row = screen.key_table.row("gamma-key")
         assert row is not None and row.state == "PendingDeletion"
         # Listings carry no deletion date; the screen describes pending keys to fill it in.
-        await wait_until(pilot, lambda: screen.key_table.row("gamma-key").deletion_date is not None)
+        await wait_until(
+            pilot,
+            lambda: screen.key_table.row("gamma-key").deletion_date is not None,
+            "gamma-key pending deletion",
+        )
         screen.key_table.move_to("gamma-key")
         await pilot.press("u")
-        await wait_until(pilot, lambda: screen.key_table.row("gamma-key").state == "Enabled")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(
+            pilot,
+            lambda: screen.key_table.row("gamma-key").state == "Enabled",
+            "gamma-key enabled again",
+        )
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
     assert (await state_of(kms_server, "gamma-key")).key_state.value == "Enabled"
 
 
@@ -149,15 +159,23 @@ async def test_disable_then_enable(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         await pilot.press("e")
         await dialog_of(app, pilot, ConfirmDialog)
         await pilot.click("#confirm")
-        await wait_until(pilot, lambda: screen.key_table.row("alpha-key").state == "Disabled")
+        await wait_until(
+            pilot,
+            lambda: screen.key_table.row("alpha-key").state == "Disabled",
+            "alpha-key disabled",
+        )
         assert (await state_of(kms_server, "alpha-key")).key_state.value == "Disabled"
         await pilot.press("e")  # enabling needs no confirmation
-        await wait_until(pilot, lambda: screen.key_table.row("alpha-key").state == "Enabled")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(
+            pilot,
+            lambda: screen.key_table.row("alpha-key").state == "Enabled",
+            "alpha-key enabled again",
+        )
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
     assert (await state_of(kms_server, "alpha-key")).key_state.value == "Enabled"
 
 
@@ -166,7 +184,7 @@ async def test_edit_description_and_tags(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         screen.key_table.move_to("beta-key")
         await pilot.press("enter")
         dialog = await dialog_of(app, pilot, EditKeyDialog)
@@ -175,9 +193,11 @@ async def test_edit_description_and_tags(
         dialog.query_one("#tags", Input).value = "team=green, tier=gold"
         await pilot.click("#submit")
         await wait_until(
-            pilot, lambda: screen.key_table.row("beta-key").description == "Beta backups, nightly"
+            pilot,
+            lambda: screen.key_table.row("beta-key").description == "Beta backups, nightly",
+            "the new description listed",
         )
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
     metadata = await state_of(kms_server, "beta-key")
     assert metadata.description == "Beta backups, nightly"
     assert dict(metadata.tags) == {"name": "beta-key", "team": "green", "tier": "gold"}
@@ -188,7 +208,7 @@ async def test_bulk_schedule_of_three_marked_keys(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         await pilot.press("space", "space", "space")
         assert screen.key_table.marked == frozenset(SEEDED_KEY_IDS)
         assert "3 marked" in screen.status_text
@@ -200,7 +220,7 @@ async def test_bulk_schedule_of_three_marked_keys(
         assert results.summary == "3 succeeded, 0 failed"
         assert [r.key_id for r in results.results] == list(SEEDED_KEY_IDS)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: keys_idle(app))
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
         assert screen.key_table.marked == frozenset()
     expected = datetime.now(UTC) + timedelta(days=12)
     for key_id in SEEDED_KEY_IDS:

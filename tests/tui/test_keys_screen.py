@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from textual.widgets import Input, Label
 
@@ -14,26 +13,9 @@ from kms_tui.embedded.timefmt import format_zoned, utc_now
 from kms_tui.tui.app import KmsTuiApp
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
 from kms_tui.tui.screens.datakeys import DataKeysScreen
-from kms_tui.tui.screens.keys import KeysScreen
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
-from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for, wait_until
-
-
-async def open_keys(app: KmsTuiApp, pilot: Any, *, count: int = len(SEEDED_KEY_IDS)) -> KeysScreen:
-    """Wait until the Keys screen has streamed in at least ``count`` keys."""
-
-    def loaded() -> bool:
-        screen = app.screen
-        return (
-            isinstance(screen, KeysScreen)
-            and not screen.loading
-            and screen.key_table.total_count >= count
-        )
-
-    await wait_until(pilot, loaded)
-    screen = app.screen
-    assert isinstance(screen, KeysScreen)
-    return screen
+from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for
+from tests.tui.helpers import open_keys, wait_until
 
 
 def keys_idle(app: KmsTuiApp) -> bool:
@@ -56,7 +38,7 @@ async def test_table_lists_every_seeded_key(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         assert screen.key_table.visible_key_ids == list(SEEDED_KEY_IDS)
         assert screen.status_text.startswith("3 keys")
         row = screen.key_table.row("beta-key")
@@ -79,7 +61,7 @@ async def test_paging_streams_more_than_one_page(
     kms_server.service._store.create_many(records)  # type: ignore[union-attr]
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot, count=1503)
+        screen = await open_keys(pilot, count=1503)
         assert screen.key_table.total_count == 1503
         assert "bulk-01499" in screen.key_table.all_key_ids
         assert screen.status_text.startswith("1,503 keys")
@@ -92,7 +74,7 @@ async def test_filter_narrows_as_you_type_and_escape_clears(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         await pilot.press("slash", "b", "l")  # matches the tag team=blue only
         assert screen.key_table.visible_key_ids == ["beta-key"]
         assert "1 of 3 keys" in screen.status_text
@@ -109,7 +91,7 @@ async def test_sort_keys_and_header_click(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         table = screen.key_table
         await pilot.press("S")
         assert table.visible_key_ids == list(reversed(SEEDED_KEY_IDS))
@@ -131,21 +113,22 @@ async def test_read_only_session_changes_nothing_and_says_why(
 ) -> None:
     app = make_app(kms_server, read_only=True)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
+        screen = await open_keys(pilot)
         for action in ("create_key", "schedule_deletion", "toggle_enabled", "edit_key"):
             assert screen.check_action(action, ()) is None
         await pilot.press("c", "d", "e", "t", "space", "d")
-        await pilot.pause()
-        assert app.screen is screen  # no dialog opened
+        # The refusals come first; any worker a key started has ended after them.
         await wait_until(
             pilot,
             lambda: (
                 any("read-only session: create key is disabled" in n for n in notifications(app))
                 and any("read-only session: schedule deletion" in n for n in notifications(app))
             ),
+            "the read-only notices",
         )
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
+        assert app.screen is screen  # no dialog opened
         assert "read-only" in screen.status_text
-        await wait_until(pilot, lambda: keys_idle(app))
     assert await server_key_ids(kms_server) == list(SEEDED_KEY_IDS)
     async with admin_client_for(kms_server) as admin:
         for key_id in SEEDED_KEY_IDS:
@@ -157,14 +140,18 @@ async def test_rotate_is_disabled_with_reason_on_local(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
-        await wait_until(pilot, lambda: app.kms_status is not None)
+        screen = await open_keys(pilot)
+        await wait_until(pilot, lambda: app.kms_status is not None, "the KMS status")
         assert screen.check_action("rotate_key", ()) is None
         assert screen.check_action("create_key", ()) is True
         await pilot.press("R")
-        await pilot.pause()
-        assert app.screen is screen
-        await wait_until(pilot, lambda: "this backend cannot rotate keys" in notifications(app))
+        await wait_until(
+            pilot,
+            lambda: "this backend cannot rotate keys" in notifications(app),
+            "the cannot-rotate notice",
+        )
+        await wait_until(pilot, lambda: keys_idle(app), "the Keys workers idle")
+        assert app.screen is screen  # the refusal came instead of a dialog
 
 
 async def test_copy_id_puts_the_key_on_the_clipboard(
@@ -172,10 +159,12 @@ async def test_copy_id_puts_the_key_on_the_clipboard(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_keys(app, pilot)
+        await open_keys(pilot)
         await pilot.press("down", "y")
         assert app.clipboard == "beta-key"
-        await wait_until(pilot, lambda: "copied beta-key" in notifications(app))
+        await wait_until(
+            pilot, lambda: "copied beta-key" in notifications(app), "the copied notice"
+        )
 
 
 async def test_generate_data_key_hands_the_key_to_the_data_keys_screen(
@@ -183,22 +172,26 @@ async def test_generate_data_key_hands_the_key_to_the_data_keys_screen(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        screen = await open_keys(app, pilot)
-        await wait_until(pilot, lambda: app.kms_status is not None)
+        screen = await open_keys(pilot)
+        await wait_until(pilot, lambda: app.kms_status is not None, "the KMS status")
         assert "datakeys" not in app.mode_screens  # first `g`: Data keys was never shown
         screen.key_table.move_to("gamma-key")
         await pilot.press("g")
-        await wait_until(pilot, lambda: app.current_mode == "datakeys")
+        await wait_until(pilot, lambda: app.current_mode == "datakeys", "the Data keys screen")
         datakeys = app.screen
         assert isinstance(datakeys, DataKeysScreen)
-        await wait_until(pilot, lambda: datakeys.key_id == "gamma-key")
+        await wait_until(pilot, lambda: datakeys.key_id == "gamma-key", "gamma-key chosen")
         assert str(datakeys.query_one("#datakey-key", Label).content) == "gamma-key"
 
         await pilot.press("2")  # second `g`: the same Data keys screen, already shown
-        await wait_until(pilot, lambda: app.screen is screen)
+        await wait_until(pilot, lambda: app.screen is screen, "back on Keys")
         screen.key_table.move_to("beta-key")
         await pilot.press("g")
-        await wait_until(pilot, lambda: app.screen is datakeys and datakeys.key_id == "beta-key")
+        await wait_until(
+            pilot,
+            lambda: app.screen is datakeys and datakeys.key_id == "beta-key",
+            "beta-key chosen on Data keys",
+        )
         assert str(datakeys.query_one("#datakey-key", Label).content) == "beta-key"
 
 
@@ -207,11 +200,13 @@ async def test_503_from_a_stopped_kms_is_shown_and_logged_and_input_kept(
 ) -> None:
     app = make_app(kms_server)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await open_keys(app, pilot)
+        await open_keys(pilot)
         async with admin_client_for(kms_server) as admin:
             await admin.stop()
         await pilot.press("c")
-        await wait_until(pilot, lambda: isinstance(app.screen, CreateKeyDialog))
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, CreateKeyDialog), "the create-key form"
+        )
         dialog = app.screen
         assert isinstance(dialog, CreateKeyDialog)
         dialog.query_one("#description", Input).value = "never stored"
@@ -221,7 +216,7 @@ async def test_503_from_a_stopped_kms_is_shown_and_logged_and_input_kept(
         def reopened() -> bool:
             return isinstance(app.screen, CreateKeyDialog) and app.screen is not dialog
 
-        await wait_until(pilot, reopened)
+        await wait_until(pilot, reopened, "the form to come back")
         again = app.screen
         assert isinstance(again, CreateKeyDialog)
         assert again.value("description") == "never stored"  # nothing typed is lost
@@ -230,7 +225,11 @@ async def test_503_from_a_stopped_kms_is_shown_and_logged_and_input_kept(
         failed = [e for e in app.context.activity.entries if e.action == "create key"]
         assert failed and not failed[-1].ok
         assert "not running" in failed[-1].message.lower()
-        await wait_until(pilot, lambda: any("not running" in n.lower() for n in notifications(app)))
+        await wait_until(
+            pilot,
+            lambda: any("not running" in n.lower() for n in notifications(app)),
+            "the not-running notice",
+        )
         await pilot.press("escape")
 
 

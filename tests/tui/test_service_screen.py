@@ -24,6 +24,7 @@ from tests.tui.helpers import (
     open_configure,
     open_service,
     screen_of,
+    wait_for_workers,
     wait_until,
 )
 
@@ -119,9 +120,7 @@ async def test_stop_cancelled_changes_nothing(
         await pilot.click("#cancel")
         await wait_until(pilot, lambda: app.screen is screen, "the confirmation closed")
         # The stop worker ends right after the answer: had it sent a stop, that came before.
-        await app.workers.wait_for_complete(
-            [w for w in app.workers if w.group == "service-control"]
-        )
+        await wait_for_workers(app, "service-control")
         assert kms_server.service.is_running
         assert not [e for e in app.context.activity.entries if e.action == "stop"]
         await next_poll(app, pilot)

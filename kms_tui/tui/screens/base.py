@@ -105,6 +105,10 @@ class KmsScreen(Screen[None]):
             return False
         return True
 
+    def disabled_reason(self, action: str) -> str | None:
+        """Why ``action`` cannot run now (the footer greys it), or None; screens override."""
+        return None
+
     def action_refresh_data(self) -> None:
         """``r``: retry a lost connection at once, then reload what the screen shows."""
         self.kms_app.retry_connection_now()

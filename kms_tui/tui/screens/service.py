@@ -225,7 +225,7 @@ class ServiceScreen(KmsScreen):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer greys what cannot run now; pressing it still says why."""
+        """The footer greys what cannot run now (the palette says why)."""
         return None if self.disabled_reason(action) is not None else True
 
     def _allowed(self, action: str) -> bool:
