@@ -5,8 +5,8 @@
     python -m benchmarks --only startup --only live --rounds 3
     python -m benchmarks --json /tmp/run.json --profile
 
-Cases: startup, load, table, memory, client, datakeys, s3, live. Data sets are seeded once per run
-in a fresh temporary directory (removed at the end unless ``--keep``).
+Cases: startup, load, table, memory, client, datakeys, s3, scan, cli, live. Data sets are seeded
+once per run in a fresh temporary directory (removed at the end unless ``--keep``).
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cli_cases import cli_rows
 from benchmarks.console_cases import ConsoleRunner, LiveSettings
 from benchmarks.dataset import DataSet
 from benchmarks.report import Row, Target, render_markdown, render_table, write_json
 from benchmarks.s3_cases import s3_rows
+from benchmarks.scan_cases import scan_rows
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
-CASES = ("startup", "load", "table", "memory", "client", "datakeys", "s3", "live")
-_NEEDS_LARGE = {"load", "table", "memory"}
+CASES = ("startup", "load", "table", "memory", "client", "datakeys", "s3", "scan", "cli", "live")
+_NEEDS_LARGE = {"load", "table", "memory", "cli"}
 _NEEDS_SMALL = {"startup", "client", "datakeys", "live"}
 
 
@@ -50,6 +52,8 @@ class Plan:
     datakey_requests: int = 400
     s3_heads: int = 2_000  # HEADs per variant per round (a quarter for one-at-a-time ones)
     s3_in_flight: int = 16
+    scan_objects: int = 10_000  # seeded through `kms-tui serve`'s S3 API, 10 buckets
+    scan_proxy_baseline: int = 1_000  # objects the sequential boto3 loop HEADs through the proxy
 
 
 QUICK = Plan(
@@ -61,6 +65,8 @@ QUICK = Plan(
     client_blocks=2,
     datakey_requests=100,
     s3_heads=300,
+    scan_objects=1_000,
+    scan_proxy_baseline=200,
 )
 
 
@@ -119,6 +125,7 @@ class Harness:
     def __init__(self, options: argparse.Namespace, plan: Plan, root: Path) -> None:
         self.options = options
         self.plan = plan
+        self.root = root
         self.selected = set(options.only or CASES)
         self.small = DataSet(root / "small", plan.small_keys)
         self.large = DataSet(root / "large", plan.large_keys)
@@ -148,7 +155,9 @@ class Harness:
             ("client", self._client),
             ("datakeys", self._datakeys),
             ("s3", self._s3),
+            ("scan", self._scan),
             ("load", self._load),
+            ("cli", self._cli),
             ("table+memory", self._large_console),
             ("live", lambda: self.console.live(self.plan.live)),
         ]
@@ -245,6 +254,24 @@ class Harness:
         self.details["s3"] = result
         return s3_rows(result)
 
+    def _scan(self) -> list[Row]:
+        """Impact scan vs a sequential boto3 loop against `kms-tui serve` (its own processes)."""
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.scan_cases",
+            f"--root={self.root / 'scan'}",
+            f"--objects={self.plan.scan_objects}",
+            f"--rounds={self.plan.heavy_rounds}",
+            f"--proxy-baseline={self.plan.scan_proxy_baseline}",
+        ]
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"scan worker failed ({done.returncode}): {done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        self.details["scan"] = result
+        return scan_rows(result)
+
     def _load(self) -> list[Row]:
         result = self._inproc("load", self.large, self.plan.heavy_rounds)
         keys = f"{result['keys']:,} keys, {result['pages']} pages"
@@ -266,6 +293,12 @@ class Harness:
             )
         ]
         rows.extend(Row("scale: load", label, "s", result[key]) for key, label in parts)
+        return rows
+
+    def _cli(self) -> list[Row]:
+        """``keys list --ndjson`` over the large set against iterating the client directly."""
+        rows, details = cli_rows(self.large, self.plan.heavy_rounds, REPO, _log)
+        self.details["cli"] = details
         return rows
 
     def _large_console(self) -> list[Row]:

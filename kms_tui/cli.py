@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kms-tui",
         description="Keyboard-driven console for the RustFS Key Management Service.",
+        epilog="With no COMMAND the console opens. Global options go before the COMMAND; "
+        "every command takes --json. Exit codes: 0 done, 1 the server refused or failed, "
+        "2 usage, configuration, read-only or a missing --yes, 3 server unreachable, "
+        "4 partly done, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"kms-tui {__version__}")
     target = parser.add_mutually_exclusive_group()

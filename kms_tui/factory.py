@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
@@ -14,9 +15,13 @@ from kms_tui.api.errors import KmsConnectionError
 from kms_tui.bootstrap import bootstrap_embedded
 from kms_tui.embedded.child import EmbeddedProcess, EmbeddedProcessError
 from kms_tui.settings import EMBEDDED_NAME, Connection, Settings, resolve_connection
-from kms_tui.tui.activity import ActivityLog
-from kms_tui.tui.app import KmsTuiApp
-from kms_tui.tui.context import AppContext
+
+if TYPE_CHECKING:
+    # Imported where they are used: the command line builds clients with make_clients and
+    # must not load Textual for that.
+    from kms_tui.tui.activity import ActivityLog
+    from kms_tui.tui.app import KmsTuiApp
+    from kms_tui.tui.context import AppContext
 
 __all__ = ["build_app", "build_context", "connect", "make_clients"]
 
@@ -56,6 +61,8 @@ def build_context(
     timer: Callable[[], float] | None = None,
 ) -> AppContext:
     """A context; a remote one gets its clients at once, the embedded one in :func:`connect`."""
+    from kms_tui.tui.context import AppContext
+
     context = AppContext(
         connection, settings, activity, clock=clock, endpoint_label=endpoint_label, timer=timer
     )
@@ -138,6 +145,9 @@ def build_app(
     embedded_process: EmbeddedProcess | None = None,
 ) -> KmsTuiApp:
     """The console for ``connection``; profile switches rebuild the context the same way."""
+    from kms_tui.tui.activity import ActivityLog
+    from kms_tui.tui.app import KmsTuiApp
+
     activity = activity if activity is not None else ActivityLog(clock=clock)
     context = build_context(
         connection, settings, activity, clock=clock, endpoint_label=endpoint_label, timer=timer
