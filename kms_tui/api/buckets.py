@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -280,6 +280,19 @@ class BucketEncryptionClient:
             transport=transport,
         )
         self._closed = False
+        self._twin_args = (endpoint, access_key, secret_key)
+        self._twin_options: dict[str, Any] = {
+            "region": region,
+            "session_token": session_token,
+            "timeout": timeout,
+            "retries": retries,
+            "verify": verify,
+        }
+
+    def twin(self) -> BucketEncryptionClient:
+        """A new client with the same endpoint, credentials and settings, for another event
+        loop (a client's connections belong to the loop that opened them)."""
+        return BucketEncryptionClient(*self._twin_args, **self._twin_options)
 
     def __repr__(self) -> str:
         return (

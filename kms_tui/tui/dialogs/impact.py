@@ -29,6 +29,7 @@ from kms_tui.api.impact import (
     ImpactScan,
     ScanProgress,
     default_names_key,
+    run_in_own_thread,
 )
 from kms_tui.tui.context import AppContext
 from kms_tui.tui.error_text import error_text
@@ -330,8 +331,9 @@ class ImpactDialog(ModalScreen[ScanRecord | None]):
                 f"the scan could not start: {error_text(err)}"
             )
             return
+        twin = client.twin()
         scan = ImpactScan(
-            client,
+            twin,
             self.key_ids,
             default_key_id=self.default_key_id,
             buckets=buckets,
@@ -341,7 +343,8 @@ class ImpactDialog(ModalScreen[ScanRecord | None]):
             clock=self.context.clock,
         )
         try:
-            result = await scan.run()
+            # On a loop of its own, so this screen's keystrokes never wait behind HEAD answers.
+            result = await run_in_own_thread(scan, twin.aclose)
         except asyncio.CancelledError:
             self._finished(ScanRecord(scan.result, every_bucket), scan.progress())
             raise
