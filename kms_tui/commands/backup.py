@@ -41,16 +41,10 @@ __all__ = ["run_create", "run_inspect", "run_restore"]
 
 def _refused(err: KmsError, what: str) -> CommandError | None:
     """501 and 403 in plain words (None: not one of those)."""
-    from kms_tui.api.errors import KmsAccessDenied, KmsNotSupported
+    from kms_tui.api.backup_files import refusal_text
 
-    if isinstance(err, KmsNotSupported):
-        message = f"this server does not support KMS backup and restore ({err.message})"
-    elif isinstance(err, KmsAccessDenied):
-        message = (
-            f"these credentials may not {what} (the server's policy needs kms:Backup / "
-            f"kms:Restore): {err.message}"
-        )
-    else:
+    message = refusal_text(err, what)
+    if message is None:
         return None
     return CommandError(
         message,
@@ -75,14 +69,10 @@ async def _plain_refusals(what: str) -> Any:
 
 
 async def _status(session: Session, *, restoring: bool) -> BackupStatus:
+    from kms_tui.api.backup_files import unavailable_reason
+
     status = await session.admin.backup_status()
-    reason = None
-    if not status.export_supported:
-        reason = status.unavailable_reason or f"the {status.backend or 'current'} backend has none"
-    elif not status.backup_kek_configured or not status.backup_root:
-        reason = status.unavailable_reason or "RUSTFS_KMS_BACKUP_DIR / _KEK are not set"
-    elif status.unavailable_reason and not restoring:
-        reason = status.unavailable_reason
+    reason = unavailable_reason(status, restoring=restoring)
     if reason is not None:
         raise CommandError(
             f"this server cannot {'restore' if restoring else 'make'} a backup now: {reason}",
@@ -219,43 +209,27 @@ async def run_inspect(ctx: Context) -> int:
 
 
 def _place(bundle: Bundle, root: Path) -> tuple[Path, bool]:
-    """Put the bundle's bytes into the server's backup directory when it is reachable here.
+    """Put the bundle into the server's backup directory when reachable (see place_bundle)."""
+    from kms_tui.api import backup_files
 
-    Returns (its path there, whether this call wrote it). A different bundle under the same id
-    is refused; a directory this machine cannot see is left to the dry run to judge.
-    """
-    from kms_tui import paths
-
-    there = root / f"{bundle.backup_id}{BUNDLE_SUFFIX}"
-    if not root.is_dir():
-        return there, False
+    shared = backup_files.Bundle(
+        path=bundle.path,
+        raw=bundle.raw,
+        document=bundle.document,
+        backup_id=bundle.backup_id,
+        created_at=bundle.created_at,
+        deployment_identity=bundle.deployment_identity,
+        backend=bundle.backend,
+        kek_id=bundle.kek_id,
+        kek_version=bundle.kek_version,
+        snapshot_generation=bundle.snapshot_generation,
+        manifest_digest=bundle.manifest_digest,
+        key_ids=bundle.key_ids,
+    )
     try:
-        existing = there.read_bytes()
-    except FileNotFoundError:
-        existing = None
-    except OSError as err:
-        raise CommandError(
-            f"{there}: cannot read it: {err.strerror}", code="BundleNotReachable", exit_code=1
-        ) from err
-    if existing is not None:
-        if existing != bundle.raw:
-            raise CommandError(
-                f"the server's backup directory already holds a different bundle with id "
-                f"{bundle.backup_id} ({there}); nothing was changed",
-                code="BundleConflict",
-                exit_code=EXIT_FAILED,
-            )
-        return there, False
-    try:
-        paths.write_private_file(there, bundle.raw, create_only=True, make_parents=False)
-    except OSError as err:
-        raise CommandError(
-            f"cannot copy the bundle into the server's backup directory {root}: "
-            f"{err.strerror}; copy {bundle.path} to {there} on the server, then run this again",
-            code="BundleNotReachable",
-            exit_code=EXIT_FAILED,
-        ) from err
-    return there, True
+        return backup_files.place_bundle(shared, root)
+    except backup_files.BundleError as err:
+        raise CommandError(err.message, code=err.code, exit_code=EXIT_FAILED) from err
 
 
 async def run_restore(ctx: Context) -> int:

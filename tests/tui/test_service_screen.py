@@ -19,6 +19,7 @@ from kms_tui.tui.widgets.config_fields import field_dom_id
 from tests.tui.conftest import APP_SIZE, SEEDED_KEY_IDS, admin_client_for
 from tests.tui.fault_support import record_notes, titled
 from tests.tui.helpers import (
+    FooterEntry,
     footer_entries,
     next_poll,
     open_configure,
@@ -29,7 +30,7 @@ from tests.tui.helpers import (
 )
 
 MakeApp = Callable[..., KmsTuiApp]
-CONTROLS = ("configure", "start", "stop", "restart", "clear_cache")
+CONTROLS = ("configure", "start", "stop", "restart", "clear_cache", "restore")
 
 
 async def confirm(pilot: Pilot[None]) -> None:
@@ -77,6 +78,12 @@ async def test_badge_and_summary_show_the_running_local_backend(
         footer = footer_entries(screen)
         assert footer["Stop"].enabled and footer["Stop"].key == "t"
         assert not footer["Start"].enabled
+        for description, key in (("Health", "h"), ("Back up", "b"), ("Restore", "o")):
+            assert footer[description] == FooterEntry(key, True), description
+        # Every footer entry fits the 120-column console: none is cut off or scrolled away.
+        shown = list(screen.query("FooterKey"))
+        assert sum(widget.outer_size.width for widget in shown) <= 120
+        assert all(widget.region.right <= 120 for widget in shown)
 
 
 async def test_stop_start_and_restart_change_the_server_state(
@@ -264,7 +271,7 @@ async def test_read_only_disables_every_control(
             reason = screen.disabled_reason(action)
             assert reason is not None and reason.startswith("read-only session"), action
         footer = footer_entries(screen)
-        for description in ("Configure", "Start", "Stop", "Restart", "Clear cache"):
+        for description in ("Configure", "Start", "Stop", "Restart", "Clear cache", "Restore"):
             assert not footer[description].enabled, description
         notes = record_notes(app)
         await pilot.press("t")
