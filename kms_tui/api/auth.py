@@ -18,7 +18,7 @@ from botocore.auth import SigV4Auth as _BotocoreSigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-__all__ = ["SigV4Auth"]
+__all__ = ["EMPTY_SHA256", "SigV4Auth"]
 
 # Headers that go into the signature: only those no proxy or HTTP stack rewrites in transit.
 _SIGNED_HEADERS = ("host", "content-type", "content-length", "content-md5")
@@ -27,6 +27,7 @@ _SIGNER_OUTPUT = ("authorization", "x-amz-date", "x-amz-security-token")
 # ... and the body hash, recomputed on every signing. Other x-amz-* headers (SSE, user metadata)
 # belong to the request: they are kept and signed.
 _STALE_ON_RESIGN = (*_SIGNER_OUTPUT, "x-amz-content-sha256")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class _ClockedSigner(_BotocoreSigV4Auth):
@@ -109,11 +110,25 @@ class SigV4Auth(httpx.Auth):
             for name, value in request.headers.items()
             if name.lower() in _SIGNED_HEADERS or name.lower().startswith("x-amz-")
         }
-        aws_request = AWSRequest(
-            method=request.method, url=str(request.url), data=body, headers=to_sign
-        )
+        for name, value in self._signer_output(
+            request.method, str(request.url), body, to_sign
+        ).items():
+            request.headers[name] = value
+
+    def sign_bodiless(self, method: str, url: str, host: str) -> dict[str, str]:
+        """Every header of a signed request with no body (a HEAD), as :meth:`sign` would set
+        them on an httpx request for ``url`` whose ``Host`` header is ``host``."""
+        headers = {"host": host, "content-length": "0", "x-amz-content-sha256": EMPTY_SHA256}
+        headers.update(self._signer_output(method, url, b"", headers))
+        return headers
+
+    def _signer_output(
+        self, method: str, url: str, body: bytes, to_sign: dict[str, str]
+    ) -> dict[str, str]:
+        aws_request = AWSRequest(method=method, url=url, data=body, headers=to_sign)
         self._signer.add_auth(aws_request)
-        for name, value in aws_request.headers.items():
-            lowered = name.lower()
-            if lowered in _SIGNER_OUTPUT or lowered.startswith("x-amz-"):
-                request.headers[lowered] = value
+        return {
+            name.lower(): value
+            for name, value in aws_request.headers.items()
+            if name.lower() in _SIGNER_OUTPUT or name.lower().startswith("x-amz-")
+        }

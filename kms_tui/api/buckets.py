@@ -21,6 +21,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from kms_tui.api.errors import KmsBucketNotEmpty, KmsError, KmsResponseError
+from kms_tui.api.s3_heads import BulkHeads
 from kms_tui.api.s3_http import S3Http, bucket_path, object_path, request_id_of, s3_error
 from kms_tui.api.s3_models import (
     SSE_KMS,
@@ -132,6 +133,15 @@ def validate_object_key(key: object) -> str | None:
     if size > MAX_KEY_BYTES:
         return f"must be at most {MAX_KEY_BYTES} bytes of UTF-8 (it has {size})"
     return None
+
+
+def _names_accepted(bucket: str, key: str) -> bool:
+    """Whether head_object would send these names (else it raises its own ValueError)."""
+    return (
+        isinstance(bucket, str)
+        and validate_bucket_name(bucket) is None
+        and validate_object_key(key) is None
+    )
 
 
 def _require_bucket_name(name: str) -> str:
@@ -470,6 +480,22 @@ class BucketEncryptionClient:
         response = await self._call("HEAD", object_path(name, key), f"HeadObject {name}/{key}")
         return self._parse(
             response, lambda answer: ObjectHead.from_headers(name, key, answer.headers)
+        )
+
+    def bulk_heads(self, *, connections: int = 32) -> BulkHeads:
+        """A lean path for many HEADs (the impact scan): ``await heads.head(bucket, key)``
+        answers as :meth:`head_object` does, falling back to it for anything but a plain 2xx;
+        ``await heads.aclose()`` closes its connections (see :mod:`kms_tui.api.s3_heads`)."""
+        http = self._http
+        return BulkHeads(
+            http.endpoint,
+            http.auth,
+            timeout=self.timeout,
+            ssl_context=http.ssl_context,
+            fallback=self.head_object,
+            accepts=_names_accepted,
+            direct=not http.custom_transport,
+            connections=connections,
         )
 
     async def put_object(

@@ -67,6 +67,14 @@ class ObjectSource(Protocol):
     async def head_object(self, bucket: str, key: str) -> ObjectHead: ...
 
 
+class HeadSession(Protocol):
+    """A source's bulk-HEAD path (``BucketEncryptionClient.bulk_heads()``)."""
+
+    async def head(self, bucket: str, key: str) -> ObjectHead: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class BucketDefault:
     """A bucket whose default encryption names (or, for SSE-S3, implies) a scanned key."""
@@ -235,8 +243,13 @@ class ImpactScan:
             queue: asyncio.Queue[tuple[str, ObjectSummary] | None] = asyncio.Queue(
                 maxsize=self.concurrency * 8
             )
+            # A source with a bulk-HEAD path (the S3 client) HEADs through it; others, such as
+            # test doubles, through head_object.
+            opener: Callable[[], HeadSession] | None = getattr(self.source, "bulk_heads", None)
+            session = opener() if callable(opener) else None
+            head = session.head if session is not None else self.source.head_object
             workers = [
-                asyncio.create_task(self._head_worker(queue)) for _ in range(self.concurrency)
+                asyncio.create_task(self._head_worker(queue, head)) for _ in range(self.concurrency)
             ]
             try:
                 for bucket in buckets:
@@ -251,6 +264,8 @@ class ImpactScan:
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                if session is not None:
+                    await session.aclose()
         except asyncio.CancelledError:
             result.partial = True
             result.finished_at = self.clock()
@@ -295,14 +310,18 @@ class ImpactScan:
         except KmsError as err:
             self.result.errors.append(f"{bucket}: listing stopped: {err.message}")
 
-    async def _head_worker(self, queue: asyncio.Queue[tuple[str, ObjectSummary] | None]) -> None:
+    async def _head_worker(
+        self,
+        queue: asyncio.Queue[tuple[str, ObjectSummary] | None],
+        head_object: Callable[[str, str], Awaitable[ObjectHead]],
+    ) -> None:
         while True:
             item = await queue.get()
             if item is None:
                 return
             bucket, summary = item
             try:
-                head = await self.source.head_object(bucket, summary.key)
+                head = await head_object(bucket, summary.key)
             except KmsNotFound:
                 pass  # deleted since it was listed: nothing to lose
             except KmsError as err:

@@ -195,6 +195,11 @@ class S3Http:
             tls = verify
         # One TLS context for every lane: loading the CA store once, not once per lane.
         context = _ca_context(tls) if isinstance(tls, str) else httpx.create_ssl_context(tls)
+        # What the bulk-HEAD path (kms_tui.api.s3_heads) needs to sign and connect the same way.
+        self.endpoint = endpoint
+        self.auth = auth
+        self.ssl_context = None if endpoint.startswith("http://") else context
+        self.custom_transport = transport is not None
         count = 1 if transport is not None else max(1, lanes)
         limits = httpx.Limits(
             max_connections=CONNECTIONS_PER_LANE, max_keepalive_connections=CONNECTIONS_PER_LANE

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import ProgressBar
 
 from kms_tui.api.buckets import BucketEncryptionClient
+from kms_tui.api.s3_heads import BulkHeads
 from kms_tui.api.s3_models import ObjectHead
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.tui.app import KmsTuiApp
@@ -52,6 +53,18 @@ class HeadGate:
             return await original(client, bucket, key)
 
         monkeypatch.setattr(BucketEncryptionClient, "head_object", head_object)
+
+        # The scan HEADs through the client's bulk path; it falls back to head_object only for
+        # what it cannot answer itself, so hold its HEADs too.
+        original_bulk = BulkHeads.head
+
+        async def bulk_head(heads: BulkHeads, bucket: str, key: str) -> ObjectHead:
+            gate.calls += 1
+            if gate.calls > gate.free:
+                await gate.released.wait()
+            return await original_bulk(heads, bucket, key)
+
+        monkeypatch.setattr(BulkHeads, "head", bulk_head)
 
 
 async def seed_world(server: EmbeddedServer) -> None:
