@@ -268,12 +268,26 @@ class ImpactScan:
                     await session.aclose()
         except asyncio.CancelledError:
             result.partial = True
+            self._in_listing_order()
             result.finished_at = self.clock()
             self._report(force=True)
             raise
+        self._in_listing_order()
         result.finished_at = self.clock()
         self._report(force=True)
         return result
+
+    def _in_listing_order(self) -> None:
+        """Put each key's hits in listing order (bucket order, then key order, as S3 lists).
+
+        HEADs run concurrently and finish in any order; the result a person reads, and the
+        JSON a script diffs between runs, should not depend on which answer came first.
+        """
+        position = {name: index for index, name in enumerate(self.result.buckets)}
+        for impact in self.result.impacts.values():
+            impact.objects.sort(
+                key=lambda hit: (position.get(hit.bucket, len(position)), hit.bucket, hit.key)
+            )
 
     async def _bucket_names(self) -> tuple[str, ...]:
         if self.only_buckets is not None:
