@@ -272,3 +272,44 @@ async def test_restore_is_refused_read_only_and_backup_is_not(
         await pilot.press("o")
         assert app.screen is screen
         assert not [w for w in app.workers if w.group == "service-restore"]
+
+
+async def test_a_failed_restore_names_the_keys_present_and_the_keys_missing(
+    backup_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "kms.backup.json"
+    backup_id = await bundle_file(backup_server, target)
+    await destroy_keys(backup_server)
+    with misbehaving(backup_server.endpoint) as proxy:
+        app = app_via(proxy.url, backup_server)
+        async with app.run_test(size=APP_SIZE) as pilot:
+            await open_service(pilot)
+            notes = record_notes(app)
+            await pilot.press("o")
+            form = await screen_of(pilot, RestorePathDialog, "the restore form")
+            typed(form, "restore-path", str(target))
+            await pilot.click("#submit")
+            confirm = await screen_of(pilot, RestoreConfirmDialog, "the typed confirmation")
+            # Between the dry run and the restore, vault-a comes back by another hand and the
+            # restore request itself fails: the console must say which keys the server now has.
+            async with admin_client_for(backup_server) as admin:
+                await admin.create_key(name="vault-a")
+            proxy.set(
+                "POST", "/kms/restore", status(500, xml_error(500, "InternalError", "disk").body)
+            )
+            typed(confirm, "restore-confirm", backup_id)
+            await pilot.click("#submit")
+            results = await screen_of(pilot, ResultsDialog, "the per-key result")
+            assert {(r.key_id, r.ok, r.message) for r in results.results} == {
+                ("vault-a", True, "restored"),
+                ("vault-b", False, "not restored"),
+            }
+            await wait_for_workers(app, "service-restore")
+            (note,) = titled(notes, "restore")
+            assert note.severity == "error"
+            assert note.message.startswith("the restore failed (")
+            assert "restored 1 of 2 key(s): vault-a; not restored: vault-b" in note.message
+            entry = next(e for e in app.context.activity.entries if e.action == "restore")
+            assert not entry.ok
+            assert len(proxy.requests_to("POST", "/kms/restore")) == 1
+    assert backup_server.service.is_running  # stopped for the restore, started again
