@@ -212,22 +212,8 @@ def _place(bundle: Bundle, root: Path) -> tuple[Path, bool]:
     """Put the bundle into the server's backup directory when reachable (see place_bundle)."""
     from kms_tui.api import backup_files
 
-    shared = backup_files.Bundle(
-        path=bundle.path,
-        raw=bundle.raw,
-        document=bundle.document,
-        backup_id=bundle.backup_id,
-        created_at=bundle.created_at,
-        deployment_identity=bundle.deployment_identity,
-        backend=bundle.backend,
-        kek_id=bundle.kek_id,
-        kek_version=bundle.kek_version,
-        snapshot_generation=bundle.snapshot_generation,
-        manifest_digest=bundle.manifest_digest,
-        key_ids=bundle.key_ids,
-    )
     try:
-        return backup_files.place_bundle(shared, root)
+        return backup_files.place_bundle(bundle, root)
     except backup_files.BundleError as err:
         raise CommandError(err.message, code=err.code, exit_code=EXIT_FAILED) from err
 
