@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest object a PutObject may store: bytes, or with K, M, G, T (binary units);"
         " larger ones are refused with EntityTooLarge (default 5GiB)",
     )
+    serve.add_argument(
+        "--users",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="TOML file of restricted accounts and their IAM policies (see README: least "
+        "privilege); the root credential stays the administrator",
+    )
     add_commands(sub)
     return parser
 
@@ -119,6 +127,7 @@ def run(argv: list[str]) -> int:
             secret_key=args.secret_key,
             allow_immediate_deletion=args.allow_immediate_deletion,
             max_object_size=args.max_object_size,
+            users_file=args.users,
         )
     return run_console(args)
 

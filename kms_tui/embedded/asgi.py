@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hmac
+import dataclasses
+import json
 import logging
 import secrets
 import threading
@@ -20,13 +21,22 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
+from kms_tui.embedded import authz
+from kms_tui.embedded.accounts import Account, Accounts
 from kms_tui.embedded.buckets import BucketStore
-from kms_tui.embedded.http import HttpRequest, HttpResponse, empty_response, xml_error
+from kms_tui.embedded.http import (
+    HttpRequest,
+    HttpResponse,
+    empty_response,
+    json_response,
+    xml_error,
+)
 from kms_tui.embedded.objects import DEFAULT_MAX_OBJECT_SIZE, PutBody
 from kms_tui.embedded.objects_body import chunk_signer
 from kms_tui.embedded.objects_common import ClientGone, S3Failure, StreamedResponse
 from kms_tui.embedded.s3_routes import handle_s3, streams_body
 from kms_tui.embedded.sigv4 import SigV4Error, verify_request
+from kms_tui.policy import CANNED_POLICIES, Request
 
 __all__ = ["BODY_LIMIT", "AdminHandler", "KmsAsgiApp", "new_request_id"]
 
@@ -37,6 +47,8 @@ _ADMIN_V3 = "/rustfs/admin/v3"
 _ADMIN_V4 = "/rustfs/admin/v4"
 _MINIO_ADMIN_ROOT = "/minio/admin"
 _INTERNAL_ERROR = "We encountered an internal error. Please try again."
+_ACCESS_DENIED = "Access Denied."
+_ACCOUNT_INFO = "/rustfs/admin/v3/accountinfo"
 _NOT_IMPLEMENTED = "A header you provided implies functionality that is not implemented."
 _BODY_IDLE_SECONDS = 120.0  # a PutObject body that stalls this long is answered RequestTimeout
 
@@ -74,20 +86,48 @@ class KmsAsgiApp:
         secret_key: str,
         admin_handler: AdminHandler,
         max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        users: tuple[Account, ...] = (),
     ) -> None:
         self._service = service
         self._buckets = buckets
-        self._access_key = access_key
-        self._secret_key = secret_key
+        self._accounts = Accounts(access_key, secret_key, users)
         self._admin_handler = admin_handler
         self.max_object_size = max_object_size
 
     def __repr__(self) -> str:
-        return f"KmsAsgiApp(access_key={self._access_key!r})"
+        return f"KmsAsgiApp(access_key={self._accounts.root.access_key!r})"
 
     def _lookup_secret(self, access_key: str) -> str | None:
-        if hmac.compare_digest(access_key.encode(), self._access_key.encode()):
-            return self._secret_key
+        return self._accounts.secret_for(access_key)
+
+    def _gate(self, access_key: str, request: HttpRequest) -> HttpRequest | None:
+        """The request to serve, or None when the account's policies refuse it (RustFS's gate).
+
+        ListBuckets refused as a whole narrows to the buckets the account may list or locate
+        (the returned request carries a ``bucket_filter``); it is refused only when none is left.
+        """
+        account = self._accounts.account(access_key)
+        if account is None:
+            return None
+        policy = account.policy
+        if policy is None:
+            return request
+        if _under(request.path, _ADMIN_ROOT):
+            relative = request.path[len(_ADMIN_V3) :] if _under(request.path, _ADMIN_V3) else ""
+            question = authz.admin_request(request.method, relative, request.query, request.body)
+        else:
+            question = authz.s3_request(request.method, request.path, (n for n, _ in request.query))
+        if question is None or policy.allows(question):
+            return request
+        if question.action == authz.LIST_ALL_MY_BUCKETS:
+            return dataclasses.replace(request, bucket_filter=authz.bucket_filter(policy))
+        logger.info(
+            "request %s: %s refused to %s%s",
+            request.request_id,
+            question.action,
+            _printable(account.access_key),
+            f" (key {_printable(question.key_id)})" if question.key_id else "",
+        )
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,6 +202,11 @@ class KmsAsgiApp:
             request_id=request_id,
             access_key=access_key,
         )
+        allowed = self._gate(access_key, request)
+        if allowed is None:
+            _log_answer(request, 403)
+            return xml_error(403, "AccessDenied", _ACCESS_DENIED, request_id), False
+        request = allowed
         try:
             response = await self._dispatch(request)
         except Exception:
@@ -200,7 +245,7 @@ class KmsAsgiApp:
             if err.code != "XAmzContentSHA256Mismatch":
                 kept_open = await bridge.drain(headers)
                 return xml_error(err.status, err.code, err.message, request_id), not kept_open
-            access_key = ""
+            access_key = err.access_key
         request = HttpRequest(
             method=method,
             path=path,
@@ -212,6 +257,10 @@ class KmsAsgiApp:
             request_id=request_id,
             access_key=access_key,
         )
+        if self._gate(access_key, request) is None:  # before a byte of the body is read
+            kept_open = await bridge.drain(headers)
+            _log_answer(request, 403)
+            return xml_error(403, "AccessDenied", _ACCESS_DENIED, request_id), not kept_open
         header_map = dict(reversed(headers))
         body = PutBody(bridge.read, chunk_signer(header_map, self._lookup_secret))
 
@@ -243,6 +292,8 @@ class KmsAsgiApp:
             return await asyncio.to_thread(handle_s3, self._buckets, self._service, request)
         if _under(path, _ADMIN_V4):
             return empty_response(426)
+        if path == _ACCOUNT_INFO and request.method == "GET":
+            return await asyncio.to_thread(self._account_info, request)
         if _under(path, _ADMIN_V3):
             relative = path[len(_ADMIN_V3) :]
             raw_relative = (
@@ -265,6 +316,39 @@ class KmsAsgiApp:
             if answer is not None:
                 return answer
         return xml_error(501, "NotImplemented", _NOT_IMPLEMENTED, request.request_id)
+
+    def _account_info(self, request: HttpRequest) -> HttpResponse:
+        """GET /rustfs/admin/v3/accountinfo: who signed, their policy, the buckets they reach.
+
+        RustFS's shape (madmin ``AccountInfo``): ``account_name``, ``server``, ``policy`` (the
+        account's combined policy as a JSON *string*; the root's is ``consoleAdmin``) and
+        ``buckets`` with ``access`` ``read``/``write``. Any signed account may ask.
+        """
+        account = self._accounts.account(request.access_key)
+        if account is None:  # not reachable: the signature named a known account
+            return xml_error(403, "AccessDenied", _ACCESS_DENIED, request.request_id)
+        policy = CANNED_POLICIES["consoleAdmin"] if account.policy is None else account.policy
+        buckets = []
+        for record in self._buckets.list_buckets():
+            read = account.is_owner or authz.bucket_filter(policy)(record.name)
+            write = account.is_owner or policy.allows(Request.s3("s3:PutObject", record.name))
+            if read or write:
+                buckets.append(
+                    {
+                        "name": record.name,
+                        "prefix_usage": {},
+                        "expiration": record.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "details": None,
+                        "access": {"read": read, "write": write},
+                    }
+                )
+        document = {
+            "account_name": account.access_key,
+            "server": {},
+            "policy": json.dumps(policy.to_document(), separators=(",", ":")),
+            "buckets": buckets,
+        }
+        return json_response(200, document)
 
     @staticmethod
     async def _send(

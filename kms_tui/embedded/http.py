@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -41,6 +42,8 @@ class HttpRequest:
     body: bytes
     request_id: str
     access_key: str = ""
+    # ListBuckets for an account refused s3:ListAllMyBuckets: the buckets it may see.
+    bucket_filter: Callable[[str], bool] | None = None
 
     def query_value(self, name: str) -> str | None:
         """The first value of a query parameter, or None when absent."""

@@ -209,7 +209,7 @@ def _dispatch(
     rest = request.path[1:] if request.path.startswith("/") else request.path
     if not rest:
         if request.method == "GET":
-            return _list_buckets(store)
+            return _list_buckets(store, request.bucket_filter)
         raise _not_implemented()
     bucket, _, object_key = rest.partition("/")
     if not is_valid_bucket_name(bucket):
@@ -247,11 +247,20 @@ def _timestamp(record: BucketRecord) -> str:
     return record.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _list_buckets(store: BucketStore) -> HttpResponse:
+def _list_buckets(store: BucketStore, visible: Callable[[str], bool] | None) -> HttpResponse:
+    """Every bucket; for an account refused s3:ListAllMyBuckets, those ``visible`` keeps.
+
+    As in RustFS, such an account that may see no bucket at all is refused.
+    """
+    records = store.list_buckets()
+    if visible is not None:
+        records = [record for record in records if visible(record.name)]
+        if not records:
+            raise S3Failure(403, "AccessDenied", "Access Denied.")
     entries = "".join(
         f"<Bucket><Name>{escape(record.name)}</Name>"
         f"<CreationDate>{_timestamp(record)}</CreationDate></Bucket>"
-        for record in store.list_buckets()
+        for record in records
     )
     body = (
         f'{_XML_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_NAMESPACE}">'

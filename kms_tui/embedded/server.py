@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from kms_tui.embedded.accounts import Account, UsersFileError, load_users
 from kms_tui.embedded.asgi import BODY_LIMIT, KmsAsgiApp
 from kms_tui.embedded.buckets import BucketStore
 from kms_tui.embedded.locking import DataDirLock, DataDirLockedError
@@ -164,6 +165,7 @@ class _ServerParts:
         allow_immediate_deletion: bool,
         clock: Callable[[], datetime] | None = None,
         max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        users: tuple[Account, ...] = (),
     ) -> None:
         from kms_tui.embedded.admin_routes import handle_admin
         from kms_tui.embedded.service import KmsService
@@ -184,6 +186,7 @@ class _ServerParts:
             secret_key=secret_key,
             admin_handler=handle_admin,
             max_object_size=max_object_size,
+            users=users,
         )
 
 
@@ -254,12 +257,15 @@ class EmbeddedServer:
         sweep_interval: float = 60.0,
         clock: Callable[[], datetime] | None = None,
         max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        users: tuple[Account, ...] = (),
     ) -> None:
         """``clock`` fixes the service's time (screenshots and snapshot tests); None is real.
 
-        ``max_object_size`` caps a PutObject body (400 ``EntityTooLarge`` above it).
+        ``max_object_size`` caps a PutObject body (400 ``EntityTooLarge`` above it); ``users``
+        are restricted accounts beside the root credential (:mod:`kms_tui.embedded.accounts`).
         """
         self.data_dir = Path(data_dir)
+        self._users = users
         self._clock = clock
         self._max_object_size = max_object_size
         self.access_key = access_key or secrets.token_urlsafe(15)
@@ -321,6 +327,7 @@ class EmbeddedServer:
                 self._allow_immediate_deletion,
                 self._clock,
                 self._max_object_size,
+                self._users,
             )
             sock = _bind_socket("127.0.0.1", 0)
             self._server = _make_server(self._parts.app)
@@ -477,11 +484,12 @@ def run_serve(
     allow_immediate_deletion: bool,
     sweep_interval: float = 60.0,
     max_object_size: int | str | None = None,
+    users_file: Path | None = None,
 ) -> int:
     """``kms-tui serve``: run in the foreground until SIGINT/SIGTERM; returns the exit code.
 
     ``max_object_size`` caps a PutObject body: bytes, or text such as ``5GiB`` or ``10M``
-    (None: :data:`DEFAULT_MAX_OBJECT_SIZE`, 5 GiB).
+    (None: :data:`DEFAULT_MAX_OBJECT_SIZE`, 5 GiB). ``users_file`` adds restricted accounts.
     """
     credentials = _resolve_credentials(access_key, secret_key)
     if isinstance(credentials, str):
@@ -493,6 +501,19 @@ def run_serve(
         sys.stderr.write(f"kms-tui serve: --max-object-size: {err}\n")
         return 2
     access, secret, defaults = credentials
+    users: tuple[Account, ...] = ()
+    if users_file is not None:
+        try:
+            users = load_users(Path(users_file))
+        except UsersFileError as err:
+            sys.stderr.write(f"kms-tui serve: --users: {err}\n")
+            return 2
+        if any(account.access_key == access for account in users):
+            sys.stderr.write(
+                f"kms-tui serve: --users: the file names the root access key {access!r}; "
+                "the root credential is always the administrator: pick another access key\n"
+            )
+            return 2
     if defaults:
         if not _is_loopback(host):
             sys.stderr.write(
@@ -522,7 +543,12 @@ def run_serve(
     sweeper: _Sweeper | None = None
     try:
         parts = _ServerParts(
-            data_dir, access, secret, allow_immediate_deletion, max_object_size=object_cap
+            data_dir,
+            access,
+            secret,
+            allow_immediate_deletion,
+            max_object_size=object_cap,
+            users=users,
         )
         try:
             sock = _bind_socket(host, port)
@@ -532,6 +558,12 @@ def run_serve(
         sweeper = _Sweeper(parts.service.keys.sweep_expired, sweep_interval)
         sweeper.start()
         logger.info("serving data directory %s", data_dir)
+        for account in users:  # names and policies only: never a secret
+            logger.info(
+                "account %s: %s",
+                account.access_key,
+                ", ".join(account.policy_names) or "no policy (refused everything)",
+            )
         with sock:
             asyncio.run(_serve_until_signalled(_make_server(parts.app), sock))
         return 0

@@ -39,11 +39,12 @@ _AUTH_PARAM = re.compile(r"(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]+)"
 class SigV4Error(Exception):
     """A request that fails verification, with the answer RustFS gives."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, access_key: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.access_key = access_key  # who signed, when only the payload hash failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +222,7 @@ def verify_request(
             400,
             "XAmzContentSHA256Mismatch",
             "failed to read request body: the body does not match x-amz-content-sha256",
+            access_key,
         )
     token = header_map.get("x-amz-security-token", [None])[0]
     return VerifiedRequest(access_key, region, service, token)
