@@ -156,6 +156,7 @@ def run_console(args: argparse.Namespace) -> int:
             paths.server_data_dir(),
             access_key=connection.access_key,
             secret_key=connection.secret_key,
+            users_file=connection.users_file,
         ).spawn()
     try:
         from kms_tui.factory import build_app

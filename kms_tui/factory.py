@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -89,7 +90,10 @@ async def connect(
     base = embedded_base if embedded_base is not None else paths.data_dir()
     server_dir = base / "server" if embedded_base is not None else paths.server_data_dir()
     server = process or EmbeddedProcess(
-        server_dir, access_key=connection.access_key, secret_key=connection.secret_key
+        server_dir,
+        access_key=connection.access_key,
+        secret_key=connection.secret_key,
+        users_file=connection.users_file,
     )
     context.add_cleanup(server.stop)
     try:
@@ -98,12 +102,26 @@ async def connect(
         context.fail(KmsConnectionError(f"the embedded KMS server could not start: {err}"))
         return
     context.embedded_server = server
+    signed_in = connection
+    if connection.account is not None:
+        try:
+            signed_in = _as_account(connection)
+        except KmsConnectionError as err:
+            context.fail(err)
+            return
     admin, buckets = make_clients(connection, endpoint)
+    label = f"embedded {endpoint}"
     try:
         result = await bootstrap_embedded(admin, key_dir=base / "keys")
     finally:
+        if signed_in is not connection:
+            # Set up as root; the session itself signs in as the chosen account.
+            await admin.aclose()
+            await buckets.aclose()
+            admin, buckets = make_clients(signed_in, endpoint)
+            label += f" as {signed_in.access_key}"
         # Screens wait in context.admin() until the server is set up (or setting up failed).
-        context.attach_clients(admin, buckets, endpoint_label=f"embedded {endpoint}")
+        context.attach_clients(admin, buckets, endpoint_label=label)
     if result.configured:
         context.activity.record(
             "bootstrap embedded server",
@@ -112,6 +130,25 @@ async def connect(
             message="configured a Local backend"
             + (" with a new master key" if result.created_master_key else ""),
         )
+
+
+def _as_account(connection: Connection) -> Connection:
+    """The embedded connection with the credentials of ``connection.account`` from its file."""
+    from kms_tui.embedded.accounts import UsersFileError, load_users
+
+    assert connection.users_file is not None and connection.account is not None
+    try:
+        users = load_users(connection.users_file)
+    except UsersFileError as err:
+        raise KmsConnectionError(f"the embedded server's users file: {err}") from None
+    for account in users:
+        if account.access_key == connection.account:
+            return dataclasses.replace(
+                connection, access_key=account.access_key, secret_key=account.secret_key
+            )
+    raise KmsConnectionError(
+        f"{connection.users_file} has no account {connection.account!r} (see [embedded] account)"
+    )
 
 
 class EmbeddedConnector:

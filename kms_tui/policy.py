@@ -66,7 +66,6 @@ KMS_ACTIONS = (
 S3_ACTIONS = frozenset(
     "s3:" + name
     for name in [
-        "s3:",
         "AbortMultipartUpload",
         "CreateBucket",
         "DeleteBucket",
@@ -424,7 +423,10 @@ def _statement(raw: object, where: str) -> Statement:
     if resources and not_resources:
         raise PolicyError(f"{where}: give Resource or NotResource, not both")
     if not resources and not not_resources and not (families & {"kms", "admin", "sts"}):
-        raise PolicyError(f"{where}: an s3: statement needs a Resource (arn:aws:s3:::…)")
+        raise PolicyError(
+            f"{where}: a statement needs a Resource (arn:aws:s3:::…) unless its Action names "
+            "kms:, admin: or sts: actions"
+        )
     if any(r.startswith(_KMS_ARN) for r in resources + not_resources) and families != {"kms"}:
         raise PolicyError(f"{where}: a KMS resource goes with kms: actions only")
     return Statement(effect, actions, not_actions, resources, not_resources, sid, families)

@@ -70,6 +70,9 @@ class Settings:
     poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     source: Path | None = None
+    # [embedded]: restricted accounts for the console's own server, and which one to sign in as
+    embedded_users: Path | None = None
+    embedded_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,10 @@ class Connection:
     read_only: bool = False
     verify: bool | str = True
     timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    # The embedded server only: its users file, and the account the console signs in as (the
+    # root credential above starts and sets up the server either way).
+    users_file: Path | None = None
+    account: str | None = None
 
     @property
     def is_embedded(self) -> bool:
@@ -190,6 +197,8 @@ def _embedded_connection(settings: Settings, read_only: bool) -> Connection:
         read_only=read_only,
         verify=True,
         timeout_seconds=settings.request_timeout_seconds,
+        users_file=settings.embedded_users,
+        account=settings.embedded_account,
     )
 
 

@@ -16,6 +16,13 @@ Top level:
 ``[keymap]``: binding id → key or comma-separated keys, handed to ``App.set_keymap``
 (``"keys.create" = "n"``).
 
+``[embedded]`` (the console's own server):
+
+- ``users`` (string, optional): a users file of restricted accounts (the format of
+  ``kms-tui serve --users``); must exist. A relative path is taken relative to the config file.
+- ``account`` (string, optional; needs ``users``): sign the console in as this account of the
+  file instead of the root credential (which still starts and sets up the server).
+
 ``[profiles.NAME]`` (NAME: letters, digits, ``_ . -``; ``embedded`` is reserved for the
 built-in server):
 
@@ -68,6 +75,7 @@ _TOP_LEVEL_KEYS = (
     "request_timeout_seconds",
     "keymap",
     "profiles",
+    "embedded",
 )
 _PROFILE_KEYS = (
     "endpoint",
@@ -227,6 +235,7 @@ class SettingsReader:
         profiles: dict[str, Profile] = {}
         for name, body in profiles_table.items():
             profiles[name] = self.profile(name, body)
+        embedded_users, embedded_account = self.embedded(self.table(top, document, "embedded"))
         default_profile = self.string(top, document, "default_profile")
         if default_profile is not None and default_profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none are defined"
@@ -242,7 +251,25 @@ class SettingsReader:
                 timeout if timeout is not None else DEFAULT_REQUEST_TIMEOUT_SECONDS
             ),
             source=self.config_path,
+            embedded_users=embedded_users,
+            embedded_account=embedded_account,
         )
+
+    def embedded(self, values: Mapping[str, Any]) -> tuple[Path | None, str | None]:
+        table = ("embedded",)
+        self.check_keys(table, values, ("users", "account"))
+        users = self.string(table, values, "users")
+        account = self.string(table, values, "account")
+        if account is not None and users is None:
+            raise self.error(table, "account", "needs users (the file that defines the account)")
+        if users is None:
+            return None, None
+        path = Path(users).expanduser()
+        if not path.is_absolute():
+            path = self.config_path.parent / path
+        if not path.is_file():
+            raise self.error(table, "users", f"no such file: {path}")
+        return path, account
 
     def keymap(self, values: Mapping[str, Any]) -> dict[str, str]:
         table = ("keymap",)

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
                 continue
             with seeded_world(Path(tmp) / scene.name) as world:
                 svg = take_svg_screenshot(
-                    app=world.app(read_only=scene.read_only),
+                    app=world.app(read_only=scene.read_only, auditor=scene.auditor),
                     terminal_size=SCREEN_SIZE,
                     run_before=scene.run_before,
                     title=f"kms-tui — {scene.caption}",

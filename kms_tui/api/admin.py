@@ -17,7 +17,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -31,6 +31,7 @@ from kms_tui.api.backup_models import (
     RestoreResult,
 )
 from kms_tui.api.errors import (
+    KmsAccessDenied,
     KmsConnectionError,
     KmsError,
     KmsResponseError,
@@ -48,6 +49,7 @@ from kms_tui.api.models import (
     KeyPage,
 )
 from kms_tui.api.service_models import (
+    AccountInfo,
     CacheClearResult,
     KmsConfigInfo,
     KmsStatus,
@@ -55,6 +57,7 @@ from kms_tui.api.service_models import (
     ServiceStatus,
 )
 from kms_tui.api.wire import ConflictPolicy, KeySpec
+from kms_tui.iam_actions import admin_action
 
 __all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "validate_key_id"]
 
@@ -109,6 +112,21 @@ def _key_spec(value: object) -> KeySpec:
 def _content_type(response: httpx.Response) -> str | None:
     value = response.headers.get("content-type")
     return str(value) if value is not None else None
+
+
+def _named_key(
+    path: str, params: Mapping[str, str] | None, body: Mapping[str, Any] | None
+) -> str | None:
+    """The key an admin call names, as the server's gate reads it (None: no key)."""
+    if body and isinstance(body.get("key_id"), str):
+        return str(body["key_id"])
+    for name in ("keyId", "key-id", "key"):
+        if params and params.get(name):
+            return params[name]
+    prefix = "/kms/keys/"
+    if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+        return unquote(path[len(prefix) :])
+    return None
 
 
 def decode_answer(response: httpx.Response) -> dict[str, Any]:
@@ -322,7 +340,13 @@ class KmsAdminClient:
         body: Mapping[str, Any] | None = None,
     ) -> _T:
         response = await self._send(method, path, params=params, body=body)
-        data = decode_answer(response)
+        try:
+            data = decode_answer(response)
+        except KmsAccessDenied as err:
+            if err.is_policy_refusal:
+                err.action = admin_action(method, path)
+                err.resource = _named_key(path, params, body)
+            raise
         try:
             return parse(data)
         except KmsResponseError as err:
@@ -560,6 +584,16 @@ class KmsAdminClient:
         if encryption_context is not None:
             body["encryption_context"] = _string_map(encryption_context, "encryption_context")
         return await self._call("POST", "/kms/decrypt", DecryptedDataKey.from_wire, body=body)
+
+    # --- the signed-in account -------------------------------------------------------------
+
+    async def account_info(self) -> AccountInfo:
+        """Who these credentials are and the IAM policy the server applies to them.
+
+        ``GET /rustfs/admin/v3/accountinfo`` needs no KMS action; servers without it answer
+        404 or 501 (:class:`KmsNotFound` / :class:`KmsNotSupported`).
+        """
+        return await self._call("GET", "/accountinfo", AccountInfo.from_wire)
 
     # --- backup and restore --------------------------------------------------------------
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import unquote
 
 import httpx
 
-from kms_tui.api.errors import KmsBucketNotEmpty, KmsError, KmsResponseError
+from kms_tui.api.errors import KmsAccessDenied, KmsBucketNotEmpty, KmsError, KmsResponseError
 from kms_tui.api.s3_heads import BulkHeads
 from kms_tui.api.s3_http import S3Http, bucket_path, object_path, request_id_of, s3_error
 from kms_tui.api.s3_models import (
@@ -35,6 +36,7 @@ from kms_tui.api.s3_models import (
     parse_list_objects,
     parse_xml,
 )
+from kms_tui.iam_actions import s3_operation
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -345,7 +347,13 @@ class BucketEncryptionClient:
             method, path, query=query, content=content, headers=headers
         )
         if not 200 <= response.status_code < 300:
-            raise s3_error(response, what)
+            err = s3_error(response, what)
+            if isinstance(err, KmsAccessDenied) and err.is_policy_refusal:
+                found = s3_operation(method, unquote(path.partition("?")[0]), query or {})
+                if found is not None:
+                    err.action, bucket, _ = found
+                    err.resource = bucket or None
+            raise err
         return response
 
     @staticmethod

@@ -76,6 +76,9 @@ class KmsError(Exception):
         self.status = status
         self.code = code or self.default_code
         self.request_id = request_id
+        # For a policy refusal: the IAM action of the call and the key id or bucket it named.
+        self.action: str | None = None
+        self.resource: str | None = None
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -121,6 +124,11 @@ class KmsAccessDenied(KmsError):
     """The server refused the credentials or the IAM policy denied the action."""
 
     default_code = "AccessDenied"
+
+    @property
+    def is_policy_refusal(self) -> bool:
+        """The account's policy refused the call (not its signature, token or clock)."""
+        return self.code == "AccessDenied" and self.status in (403, None)
 
     @property
     def hint(self) -> str | None:

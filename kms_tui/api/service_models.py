@@ -6,6 +6,7 @@ boundary and unknown enum values become pseudo-members.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -32,6 +33,7 @@ from kms_tui.api.wire import (
 )
 
 __all__ = [
+    "AccountInfo",
     "AwsBackendSummary",
     "BackendSummary",
     "CacheClearResult",
@@ -408,3 +410,29 @@ class CacheClearResult:
         """Parse a clear-cache answer."""
         d = _obj(data, "clear-cache answer")
         return cls(_str(d, "status", "clear-cache"), _str(d, "message", "clear-cache"))
+
+
+# --- the signed-in account -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """``GET /rustfs/admin/v3/accountinfo``: who signed, and the policy RustFS applies to them.
+
+    ``policy`` is the account's combined IAM policy as the JSON text RustFS sends (the root
+    credential's is ``consoleAdmin``); None when the server sent none or not as text.
+    """
+
+    account_name: str
+    policy: str | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> AccountInfo:
+        where = "AccountInfo"
+        policy = data.get("policy")
+        if isinstance(policy, Mapping):  # a server that sends the document itself
+            policy = json.dumps(policy)
+        return cls(
+            account_name=_str(data, "account_name", where),
+            policy=policy if isinstance(policy, str) and policy.strip() else None,
+        )

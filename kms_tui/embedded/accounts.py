@@ -41,7 +41,7 @@ from kms_tui.policy import CANNED_POLICIES, Policy, PolicyError, parse_policy
 
 __all__ = ["Account", "Accounts", "UsersFileError", "load_users"]
 
-_ACCESS_KEY = re.compile(r"^[A-Za-z0-9._\-@+=]{3,128}$")
+_ACCESS_KEY = re.compile(r"[A-Za-z0-9._\-@+=]{3,128}")
 _MIN_SECRET = 8
 _USER_KEYS = frozenset({"access_key", "secret_key", "secret_key_env", "policies", "policy"})
 
@@ -109,7 +109,7 @@ def _private(path: Path, file_stat: os.stat_result) -> str | None:
 
 
 def _policy_file(base: Path, name: str, where: str) -> Policy:
-    path = (base / name).expanduser()
+    path = base / Path(name).expanduser()  # an absolute or ~ path stands on its own
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -165,7 +165,7 @@ def _account(
     if not isinstance(body, dict):
         raise UsersFileError(f"{where}: each [[user]] must be a table")
     access_key = body.get("access_key")
-    if not isinstance(access_key, str) or not _ACCESS_KEY.match(access_key):
+    if not isinstance(access_key, str) or not _ACCESS_KEY.fullmatch(access_key):
         raise UsersFileError(
             f"{where}: access_key must be 3 to 128 characters of A-Z a-z 0-9 . _ - @ + ="
         )

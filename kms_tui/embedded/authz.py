@@ -16,64 +16,13 @@ import binascii
 import json
 from collections.abc import Callable, Iterable
 
+from kms_tui.iam_actions import ADMIN_ROUTE_ACTIONS, LIST_ALL_MY_BUCKETS, s3_operation
 from kms_tui.policy import Policy, Request
 
 __all__ = ["LIST_ALL_MY_BUCKETS", "admin_request", "bucket_filter", "s3_request"]
 
-LIST_ALL_MY_BUCKETS = "s3:ListAllMyBuckets"
 
-# (method, path below /rustfs/admin/v3) -> (action, where the key id comes from)
-_ADMIN: dict[tuple[str, str], tuple[str, str]] = {
-    ("POST", "/kms/configure"): ("kms:Configure", ""),
-    ("POST", "/kms/reconfigure"): ("kms:Configure", ""),
-    ("POST", "/kms/start"): ("kms:ServiceControl", ""),
-    ("POST", "/kms/stop"): ("kms:ServiceControl", ""),
-    ("GET", "/kms/service-status"): ("kms:ServiceControl", ""),
-    ("GET", "/kms/status"): ("kms:ServiceControl", ""),
-    ("POST", "/kms/status"): ("kms:ServiceControl", ""),
-    ("GET", "/kms/config"): ("kms:Configure", ""),
-    ("POST", "/kms/clear-cache"): ("kms:ClearCache", ""),
-    ("POST", "/kms/keys"): ("kms:Configure", ""),
-    ("GET", "/kms/keys"): ("kms:ListKeys", ""),
-    ("DELETE", "/kms/keys/delete"): ("kms:DeleteKey", "body"),
-    ("POST", "/kms/keys/cancel-deletion"): ("kms:DeleteKey", "body"),
-    ("POST", "/kms/generate-data-key"): ("kms:GenerateDataKey", "body"),
-    ("POST", "/kms/create-key"): ("kms:Configure", ""),
-    ("POST", "/kms/key/create"): ("kms:Configure", ""),
-    ("GET", "/kms/describe-key"): ("kms:DescribeKey", "legacy"),
-    ("GET", "/kms/key/status"): ("kms:DescribeKey", "legacy"),
-    ("GET", "/kms/list-keys"): ("kms:ListKeys", ""),
-    ("POST", "/kms/keys/enable"): ("kms:EnableKey", "body"),
-    ("POST", "/kms/keys/disable"): ("kms:DisableKey", "body"),
-    ("POST", "/kms/keys/rotate"): ("kms:RotateKey", "body"),
-    ("POST", "/kms/keys/update-description"): ("kms:UpdateKeyDescription", "body"),
-    ("POST", "/kms/keys/tag"): ("kms:TagResource", "body"),
-    ("POST", "/kms/keys/untag"): ("kms:UntagResource", "body"),
-    ("GET", "/kms/backup"): ("kms:Backup", ""),
-    ("POST", "/kms/backup"): ("kms:Backup", ""),
-    ("POST", "/kms/restore/dry-run"): ("kms:Restore", ""),
-    ("POST", "/kms/restore"): ("kms:Restore", ""),
-    ("POST", "/kms/restore/abort"): ("kms:Restore", ""),
-    ("POST", "/kms/decrypt"): ("kms:Decrypt", "envelope"),  # kms-tui's extension
-}
 _KEYS_PREFIX = "/kms/keys/"
-
-_BUCKET: dict[tuple[str, str], str] = {  # (method, selector) -> action
-    ("PUT", ""): "s3:CreateBucket",
-    ("HEAD", ""): "s3:ListBucket",
-    ("DELETE", ""): "s3:DeleteBucket",
-    ("GET", "encryption"): "s3:GetBucketEncryption",
-    ("PUT", "encryption"): "s3:PutBucketEncryption",
-    ("DELETE", "encryption"): "s3:PutBucketEncryption",
-    ("GET", "list-type"): "s3:ListBucket",
-    ("GET", ""): "s3:ListBucket",  # ListObjects (v1) answers NotImplemented after the gate
-}
-_OBJECT: dict[str, str] = {
-    "PUT": "s3:PutObject",
-    "GET": "s3:GetObject",
-    "HEAD": "s3:GetObject",
-    "DELETE": "s3:DeleteObject",
-}
 
 
 def _query(query: Iterable[tuple[str, str]], name: str) -> str | None:
@@ -117,7 +66,7 @@ def admin_request(
     """
     query = tuple(query)
     method = method.upper()
-    found = _ADMIN.get((method, path))
+    found = ADMIN_ROUTE_ACTIONS.get((method, path))
     if found is None:
         if method == "GET" and path.startswith(_KEYS_PREFIX):
             segment = path[len(_KEYS_PREFIX) :]
@@ -144,18 +93,11 @@ def s3_request(method: str, path: str, query_names: Iterable[str]) -> Request | 
     ``GET /`` is ListBuckets: :data:`LIST_ALL_MY_BUCKETS`, whose refusal narrows the listing
     to the buckets the account may list instead of refusing outright.
     """
-    method = method.upper()
-    rest = path[1:] if path.startswith("/") else path
-    if not rest:
-        return Request.s3(LIST_ALL_MY_BUCKETS) if method == "GET" else None
-    bucket, _, key = rest.partition("/")
-    if key:
-        action = _OBJECT.get(method)
-        return Request.s3(action, bucket, key) if action else None
-    names = set(query_names)
-    selector = next((name for name in ("encryption", "list-type") if name in names), "")
-    action = _BUCKET.get((method, selector))
-    return Request.s3(action, bucket) if action else None
+    found = s3_operation(method, path, query_names)
+    if found is None:
+        return None
+    action, bucket, key = found
+    return Request.s3(action, bucket, key)
 
 
 def bucket_filter(policy: Policy) -> Callable[[str], bool]:

@@ -33,6 +33,7 @@ __all__ = ["EmbeddedProcess", "EmbeddedProcessError", "main"]
 
 _ACCESS_ENV = "KMS_TUI_EMBEDDED_ACCESS_KEY"
 _SECRET_ENV = "KMS_TUI_EMBEDDED_SECRET_KEY"
+_USERS_ENV = "KMS_TUI_EMBEDDED_USERS"  # a users file of restricted accounts (a path)
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
@@ -51,10 +52,12 @@ class EmbeddedProcess:
         access_key: str,
         secret_key: str,
         log_file: Path | None = None,
+        users_file: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.access_key = access_key
         self._secret_key = secret_key
+        self.users_file = users_file
         self.log_file = log_file if log_file is not None else paths.server_log_file()
         self._process: subprocess.Popen[bytes] | None = None
         self._endpoint: str | None = None
@@ -99,6 +102,10 @@ class EmbeddedProcess:
         env = dict(os.environ)
         env[_ACCESS_ENV] = self.access_key
         env[_SECRET_ENV] = self._secret_key
+        if self.users_file is not None:
+            env[_USERS_ENV] = str(self.users_file)
+        else:
+            env.pop(_USERS_ENV, None)
         argv = [
             sys.executable,
             "-m",
@@ -215,14 +222,24 @@ def main(argv: list[str] | None = None) -> int:
         _report({"error": "the embedded server's credentials were not passed"})
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the console's terminal is not ours
+    from kms_tui.embedded.accounts import Account, UsersFileError, load_users
     from kms_tui.embedded.locking import DataDirLockedError
     from kms_tui.embedded.server import EmbeddedServer, EmbeddedServerError
 
+    users: tuple[Account, ...] = ()
+    users_file = os.environ.pop(_USERS_ENV, None)
+    if users_file:
+        try:
+            users = load_users(Path(users_file))
+        except UsersFileError as err:
+            _report({"error": f"users file: {err}"})
+            return 2
     server = EmbeddedServer(
         Path(args[0]),
         access_key=access,
         secret_key=secret,
         log_file=Path(args[1]) if len(args) > 1 else None,
+        users=users,
     )
     try:
         server.start()

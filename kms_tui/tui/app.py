@@ -72,6 +72,8 @@ class KmsTuiApp(App[None]):
     context_generation: reactive[int] = reactive(0, repaint=False)
     # Every completed poll round, for the Live stats screen's charts (latency, errors).
     last_poll: reactive[PollRound | None] = reactive(None, always_update=True, repaint=False)
+    # Bumped when the session learns what its account may do (screens grey denied actions).
+    permissions_version: reactive[int] = reactive(0, repaint=False)
 
     def __init__(
         self,
@@ -138,6 +140,13 @@ class KmsTuiApp(App[None]):
     @work(exclusive=True, group="app.poll", exit_on_error=False)
     async def _poll_forever(self) -> None:
         await self.poller.run()
+
+    def learn_refusal(self, err: KmsError) -> bool:
+        """A policy refusal from any call: remember it; True when the action is newly denied."""
+        if self.context.permissions.learn_refusal(err):
+            self.permissions_version += 1
+            return True
+        return False
 
     def watch_kms_status(self, status: KmsStatus | None) -> None:
         self.capabilities = status.capabilities if status is not None else None
@@ -264,6 +273,7 @@ class KmsTuiApp(App[None]):
         self.connection_state = "connecting"
         self.poll_refused = False
         self.last_poll = None
+        self.permissions_version += 1  # the new context knows nothing of its account yet
         self.poller.forget()
         self.context_generation += 1
         context.activity.record("switch profile", context.profile_name, True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from kms_tui.api.errors import KmsConnectionError, KmsError
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.activity import ActivityLog
+from kms_tui.tui.permissions import Permissions
 
 if TYPE_CHECKING:
     from kms_tui.api.admin import KmsAdminClient
@@ -81,6 +82,7 @@ class AppContext:
         self._cleanups: list[Callable[[], None]] = []
         self._closed = False
         self.embedded_server: ServerHandle | None = None  # when this session started one
+        self.permissions = Permissions()  # what this session's account may do
         activity.redact(connection.secret_key, connection.session_token)
 
     def __repr__(self) -> str:

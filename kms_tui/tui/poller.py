@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from kms_tui.api.errors import KmsError, KmsTransportError
+from kms_tui.api.errors import KmsAccessDenied, KmsError, KmsTransportError
 from kms_tui.api.service_models import KmsStatus, ServiceStatus
 from kms_tui.api.wire import ServiceState
 from kms_tui.tui.error_text import error_text, explain
 
 if TYPE_CHECKING:
+    from kms_tui.api.admin import KmsAdminClient
     from kms_tui.tui.app import KmsTuiApp
     from kms_tui.tui.context import AppContext
 
@@ -114,6 +115,9 @@ class StatusPoller:
                 if context is not self.app.context:
                     continue
                 interval = context.settings.poll_interval_seconds
+                if context.permissions.denied("kms:ServiceControl"):
+                    # The account may not read the status: ask now and then, to see a grant.
+                    interval = max(interval, MAX_BACKOFF_SECONDS)
                 delay = (
                     interval
                     if ok
@@ -133,17 +137,20 @@ class StatusPoller:
         app = self.app
         try:
             admin = await context.admin()
+        except KmsError as err:
+            self._lost(context, err)
+            return False
+        try:
             status = await admin.service_status()
         except KmsTransportError as err:
             self._lost(context, err)
             return False
         except KmsError as err:
-            if context.failure is err:
-                self._lost(context, err)
-                return False
+            await self._check_account(context, admin)
             self._refused(context, err)
             self._record(context, None, None, None, err)
             return True
+        await self._check_account(context, admin)
         refusal: KmsError | None = None
         kms_status = None
         latency_ms: float | None = None
@@ -189,6 +196,22 @@ class StatusPoller:
                 self.rounds + 1, context.clock(), status, kms_status, latency_ms, error
             )
 
+    async def _check_account(self, context: AppContext, admin: KmsAdminClient) -> None:
+        """Once per session, ask who these credentials are and what their policy allows."""
+        permissions = context.permissions
+        if permissions.checked:
+            return
+        try:
+            info = await admin.account_info()
+        except KmsTransportError:
+            return  # the next round asks again
+        except KmsError as err:
+            permissions.learn_account(None, f"the server does not say ({err.message})")
+        else:
+            permissions.learn_account(info)
+        if context is self.app.context:
+            self.app.permissions_version += 1
+
     def _refused(self, context: AppContext, err: KmsError) -> None:
         """The server answered but refused or garbled the poll: connected, said once per cause."""
         app = self.app
@@ -199,9 +222,29 @@ class StatusPoller:
             self.last_error = None
         app.connection_state = "connected"
         if self.last_refusal != err.message:
-            self.note_error("poll", err)
+            if isinstance(err, KmsAccessDenied) and err.is_policy_refusal and err.action:
+                self._denied(context, err)
+            else:
+                self.note_error("poll", err)
         self.last_refusal = err.message
         app.poll_refused = True
+
+    def _denied(self, context: AppContext, err: KmsAccessDenied) -> None:
+        """The account may not read the status: said once, not as a failure, and remembered."""
+        self.app.learn_refusal(err)
+        context.activity.record(
+            "poll",
+            context.endpoint_label,
+            False,
+            message=f"denied for this account: {err.action} (the header and Live stats need it)",
+            request_id=err.request_id,
+        )
+        self.app.notify(
+            f"this account may not read the KMS status ({err.action}): the header and Live "
+            "stats stay empty; the other screens work as its policy allows",
+            title="Status denied for this account",
+            severity="warning",
+        )
 
     def forget(self) -> None:
         """A new context (profile switch): no error carried over."""

@@ -30,8 +30,10 @@ from kms_tui.api.backends import LocalConfig
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.embedded import buckets as bucket_store_module
 from kms_tui.embedded import objects as object_store_module
+from kms_tui.embedded.accounts import Account
 from kms_tui.embedded.server import EmbeddedServer
 from kms_tui.factory import build_app
+from kms_tui.policy import CANNED_POLICIES
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
 from tests.tui.helpers import next_poll, screen_of, wait_until
@@ -51,6 +53,8 @@ MASTER_KEY = "screenshots-master-key-not-a-secret-0001"
 ACCESS_KEY = "kmsadmin"
 SECRET_KEY = "screenshots-secret-key-not-a-secret"
 ENDPOINT_LABEL = "embedded http://127.0.0.1:9000"
+AUDITOR_ACCESS_KEY = "auditor"
+AUDITOR_SECRET_KEY = "screenshots-auditor-secret-not-a-secret"
 
 # (id, description, tags, days before FROZEN_NOW it was created)
 SEED_KEYS: tuple[tuple[str, str, dict[str, str], int], ...] = (
@@ -118,23 +122,23 @@ class SeededWorld:
     server: EmbeddedServer
     clock: FrozenClock
 
-    def connection(self, *, read_only: bool = False) -> Connection:
-        """The connection a console opens (a fixed profile name)."""
+    def connection(self, *, read_only: bool = False, auditor: bool = False) -> Connection:
+        """The connection a console opens (a fixed profile name), as root or as the auditor."""
         return Connection(
-            name="embedded",
+            name="auditor" if auditor else "embedded",
             endpoint=self.server.endpoint,
             region="us-east-1",
-            access_key=self.server.access_key,
-            secret_key=self.server.secret_key,
+            access_key=AUDITOR_ACCESS_KEY if auditor else self.server.access_key,
+            secret_key=AUDITOR_SECRET_KEY if auditor else self.server.secret_key,
             read_only=read_only,
             timeout_seconds=10.0,
         )
 
-    def app(self, *, read_only: bool = False) -> KmsTuiApp:
+    def app(self, *, read_only: bool = False, auditor: bool = False) -> KmsTuiApp:
         """A console whose every clock is fixed; status polls only when asked (`r`)."""
         settings = Settings(poll_interval_seconds=3600.0, keymap=MappingProxyType({}))
         return build_app(
-            self.connection(read_only=read_only),
+            self.connection(read_only=read_only, auditor=auditor),
             settings,
             clock=self.clock,
             endpoint_label=ENDPOINT_LABEL,
@@ -226,6 +230,14 @@ def seeded_world(base: Path) -> Iterator[SeededWorld]:
             secret_key=SECRET_KEY,
             log_file=root / "server.log",
             clock=clock,
+            users=(
+                Account(
+                    AUDITOR_ACCESS_KEY,
+                    AUDITOR_SECRET_KEY,
+                    CANNED_POLICIES["KMSAuditor"],
+                    ("KMSAuditor",),
+                ),
+            ),
         )
         server.start()
         try:
@@ -254,6 +266,7 @@ class Scene:
     caption: str
     run_before: RunBefore
     read_only: bool = False
+    auditor: bool = False  # signed in as an account with the KMSAuditor policy
 
 
 async def settle(
@@ -514,6 +527,26 @@ async def read_only_keys(pilot: Pilot[Any]) -> None:
     await _on_keys(pilot)
 
 
+async def auditor_keys(pilot: Pilot[Any]) -> None:
+    app = _app(pilot)
+    screen = app.mode_screens.get("keys")
+
+    def listed_and_judged() -> bool:
+        return (
+            screen is not None
+            and not screen.loading
+            and screen.loaded_count == len(SEED_KEYS)
+            and app.context.permissions.checked
+            and app.poll_refused
+        )
+
+    await settle(pilot, listed_and_judged, "the keys listed and the account's policy read")
+    await app.jump_to_key("app-key")
+    await settle(pilot, lambda: _detail_shows(pilot, "app-key"), "app-key's details")
+    app.clear_notifications()  # the one-time "status denied" toast would time out mid-frame
+    await pilot.pause()
+
+
 SCENES: tuple[Scene, ...] = (
     Scene("keys", "Keys: every key, its state and deletion countdown, details", keys_screen),
     Scene("keys-filter", "Keys filtered with `/` by a tag", keys_filtered),
@@ -535,4 +568,10 @@ SCENES: tuple[Scene, ...] = (
     Scene("help", "Help (`?`): every binding of the screen", help_screen),
     Scene("activity", "The activity log (`a`)", activity_screen),
     Scene("read-only", "A read-only session", read_only_keys, read_only=True),
+    Scene(
+        "keys-auditor",
+        "Keys under an auditor account: every change greyed, status denied",
+        auditor_keys,
+        auditor=True,
+    ),
 )

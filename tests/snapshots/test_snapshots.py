@@ -19,7 +19,7 @@ from tests.snapshots.scenes import SCENES, SCREEN_SIZE, Scene, seeded_world
 def test_screen_matches_snapshot(scene: Scene, snap_compare: Any, tmp_path: Path) -> None:
     with seeded_world(tmp_path) as world:
         assert snap_compare(
-            world.app(read_only=scene.read_only),
+            world.app(read_only=scene.read_only, auditor=scene.auditor),
             terminal_size=SCREEN_SIZE,
             run_before=scene.run_before,
         )
@@ -28,7 +28,7 @@ def test_screen_matches_snapshot(scene: Scene, snap_compare: Any, tmp_path: Path
 def test_no_secret_of_the_seeded_server_is_in_any_picture() -> None:
     import base64
 
-    from tests.snapshots.scenes import MASTER_KEY, SECRET_KEY
+    from tests.snapshots.scenes import AUDITOR_SECRET_KEY, MASTER_KEY, SECRET_KEY
 
     root = Path(__file__).resolve().parents[2]
     pictures = [
@@ -36,7 +36,12 @@ def test_no_secret_of_the_seeded_server_is_in_any_picture() -> None:
         *sorted((root / "tests" / "snapshots" / "__snapshots__").rglob("*.svg")),
     ]
     assert len(pictures) >= 2 * len(SCENES)
-    forms = [SECRET_KEY, MASTER_KEY, base64.b64encode(MASTER_KEY.encode()).decode()]
+    forms = [
+        SECRET_KEY,
+        AUDITOR_SECRET_KEY,
+        MASTER_KEY,
+        base64.b64encode(MASTER_KEY.encode()).decode(),
+    ]
     for picture in pictures:
         text = picture.read_text(encoding="utf-8").replace("&#160;", " ")
         for secret in forms:

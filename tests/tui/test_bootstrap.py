@@ -191,3 +191,44 @@ async def test_r_starts_an_embedded_server_that_failed_to_start() -> None:
         )
         assert app.context.embedded_server is not None and app.context.embedded_server.running
         assert any(e.action == "reconnect" and e.ok for e in app.context.activity.entries)
+
+
+async def test_embedded_server_with_users_signs_the_console_in_as_the_chosen_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBEDDED_AUDITOR_SECRET", "embedded-auditor-secret-1")
+    users = tmp_path / "users.toml"
+    users.write_text(
+        '[[user]]\naccess_key = "auditor"\nsecret_key_env = "EMBEDDED_AUDITOR_SECRET"\n'
+        'policies = ["KMSAuditor"]\n'
+    )
+    settings = Settings(embedded_users=users, embedded_account="auditor")
+    app = build_app(resolve_connection(settings), settings, clock=fixed_clock)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        # Set up as root (the bootstrap configures and starts the KMS), then signed in as the
+        # auditor: its policy is read and the header names it.
+        await wait_until(pilot, lambda: app.context.permissions.checked, "the account's policy")
+        assert app.context.permissions.account == "auditor"
+        assert app.context.endpoint_label.endswith(" as auditor")
+        entries = [e for e in app.context.activity.entries if e.action.startswith("bootstrap")]
+        assert entries and entries[0].ok
+        screen = app.screen
+        await wait_until(pilot, lambda: app.poll_refused, "the status poll refused")
+        assert screen.check_action("create_key", ()) is None  # type: ignore[union-attr]
+        server = app.context.embedded_server
+        assert server is not None and server.running
+
+
+async def test_an_embedded_account_missing_from_the_users_file_is_said_plainly(
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "users.toml"
+    users.write_text("")
+    settings = Settings(embedded_users=users, embedded_account="nobody")
+    app = build_app(resolve_connection(settings), settings, clock=fixed_clock)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.context.failure is not None, "the failure")
+        assert "has no account 'nobody'" in app.context.failure.message  # type: ignore[union-attr]
+        await wait_until(
+            pilot, lambda: app.connection_state == "disconnected", "the header to say so"
+        )

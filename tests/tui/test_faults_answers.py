@@ -219,8 +219,11 @@ async def test_403_on_create_only_keeps_the_typed_form(
         refusal = str(form.query_one("#server-error", Static).content)
         assert "access denied: these credentials are not allowed to do this" in refusal
         assert "D-1" in refusal
-        note = titled(notes, "create key orders-key failed")[0]
-        assert note.severity == "error" and "access denied" in note.message
+        # A policy refusal is no fault: said as a denial, and create is greyed from now on.
+        note = titled(notes, "create key orders-key denied")[0]
+        assert note.severity == "warning" and "refused kms:Configure" in note.message
+        assert "D-1" in note.message
+        assert screen.disabled_reason("create_key") == "denied for this account (kms:Configure)"
         entry = next(e for e in app.context.activity.entries if e.action == "create key")
         assert not entry.ok and entry.target == "orders-key" and entry.request_id == "D-1"
         # Only that action was refused: the polls and the listing carry on.

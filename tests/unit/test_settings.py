@@ -527,3 +527,28 @@ def test_endpoint_must_be_http_url() -> None:
 def test_profile_and_endpoint_together_is_an_error() -> None:
     with pytest.raises(SettingsError, match="not both"):
         resolve_connection(Settings(), profile="p", endpoint="http://h", environ={})
+
+
+def test_embedded_users_and_account_are_read_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "users.toml").write_text("")
+    config = write_config(tmp_path, '[embedded]\nusers = "users.toml"\naccount = "auditor"\n')
+    settings = load_settings(config)
+    assert settings.embedded_users == tmp_path / "users.toml"
+    assert settings.embedded_account == "auditor"
+    connection = resolve_connection(settings)
+    assert connection.is_embedded
+    assert (connection.users_file, connection.account) == (tmp_path / "users.toml", "auditor")
+
+
+def test_embedded_account_without_users_and_a_missing_users_file_are_refused(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, '[embedded]\naccount = "auditor"\n')
+    with pytest.raises(SettingsError, match="needs users"):
+        load_settings(config)
+    config = write_config(tmp_path, '[embedded]\nusers = "nope.toml"\n', name="d.toml")
+    with pytest.raises(SettingsError, match="no such file"):
+        load_settings(config)
+    config = write_config(tmp_path, '[embedded]\nuser = "x"\n', name="e.toml")
+    with pytest.raises(SettingsError, match="user"):
+        load_settings(config)

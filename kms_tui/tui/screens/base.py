@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
@@ -11,9 +11,10 @@ from textual.events import Mount
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from kms_tui.api.errors import KmsError
+from kms_tui.api.errors import KmsAccessDenied, KmsError
 from kms_tui.tui.context import AppContext
 from kms_tui.tui.error_text import error_text, explain
+from kms_tui.tui.permissions import DENIED
 from kms_tui.tui.widgets.header import KmsHeader
 
 if TYPE_CHECKING:
@@ -35,10 +36,18 @@ class KmsScreen(Screen[None]):
         Binding("r", "refresh_data", "Refresh", id="screen.refresh"),
     ]
 
+    # Screen action -> the IAM actions it needs; greyed ("denied for this account") when the
+    # account may do none of them. Screens fill it in.
+    IAM_ACTIONS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
     @on(Mount)
     def _mount_header(self) -> None:
         if not self.query(KmsHeader):
             self.mount(KmsHeader())
+        self.watch(self.kms_app, "permissions_version", self._permissions_changed, init=False)
+
+    def _permissions_changed(self, _version: int) -> None:
+        self.refresh_bindings()
 
     @on(Worker.StateChanged)
     def _funnel_worker_error(self, event: Worker.StateChanged) -> None:
@@ -82,12 +91,40 @@ class KmsScreen(Screen[None]):
         return f"{action_label} is not supported by the {backend} backend"
 
     def report_error(self, action: str, target: str | None, err: KmsError) -> None:
-        """Tell the user what the server said (with its request id) and keep it in the log."""
+        """Tell the user what the server said (with its request id) and keep it in the log.
+
+        A policy refusal is not a failure of the server: it says the account may not, and the
+        action is greyed for the rest of the session.
+        """
         where = f" {target}" if target else ""
-        self.notify(error_text(err), title=f"{action}{where} failed", severity="error")
         self.ctx.activity.record(
             action, target, False, message=explain(err), request_id=err.request_id
         )
+        if isinstance(err, KmsAccessDenied) and err.is_policy_refusal and err.action:
+            self.kms_app.learn_refusal(err)
+            request = f" (request id {err.request_id})" if err.request_id else ""
+            self.notify(
+                f"{DENIED}: the server refused {err.action}{request}",
+                title=f"{action}{where} denied",
+                severity="warning",
+            )
+            return
+        self.notify(error_text(err), title=f"{action}{where} failed", severity="error")
+
+    def permission_resource(self, iam_action: str) -> str | None:
+        """The key id or bucket an IAM action would name now (screens with a cursor say)."""
+        return None
+
+    def permission_reason(self, action: str) -> str | None:
+        """``denied for this account (...)`` when the account may do none of what ``action``
+        needs (see :attr:`IAM_ACTIONS`), else None."""
+        needed = self.IAM_ACTIONS.get(action)
+        if not needed or not self.is_mounted:
+            return None
+        permissions = self.ctx.permissions
+        if not all(permissions.denied(a, self.permission_resource(a)) for a in needed):
+            return None
+        return f"{DENIED} ({', '.join(needed)})"
 
     def report_done(self, action: str, target: str | None, message: str) -> None:
         """Confirm a successful change and keep it in the log."""
@@ -107,7 +144,7 @@ class KmsScreen(Screen[None]):
 
     def disabled_reason(self, action: str) -> str | None:
         """Why ``action`` cannot run now (the footer greys it), or None; screens override."""
-        return None
+        return self.permission_reason(action)
 
     def action_refresh_data(self) -> None:
         """``r``: retry a lost connection at once, then reload what the screen shows."""

@@ -40,6 +40,11 @@ class BucketsScreen(KmsScreen):
     """Buckets and their default encryption; set (SSE-S3 / SSE-KMS), remove, create."""
 
     CSS_PATH = style_path("buckets.tcss")
+    IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "create_bucket": ("s3:CreateBucket",),
+        "edit_encryption": ("s3:PutBucketEncryption",),
+        "remove_encryption": ("s3:PutBucketEncryption",),
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="buckets.refresh"),
         Binding("c", "create_bucket", "Create bucket", id="buckets.create"),
@@ -169,6 +174,8 @@ class BucketsScreen(KmsScreen):
     @on(DataTable.RowHighlighted, "#buckets-table")
     def _row_highlighted(self) -> None:
         self._show_detail()
+        if self.ctx.permissions.varies_by_resource:
+            self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#buckets-table")
     def _row_selected(self) -> None:
@@ -240,7 +247,11 @@ class BucketsScreen(KmsScreen):
         """Changes are shown disabled in a read-only session (the banner says why)."""
         if action in _CHANGES and self.is_mounted and self.ctx.read_only:
             return None
-        return True
+        return None if self.permission_reason(action) is not None else True
+
+    def permission_resource(self, iam_action: str) -> str | None:
+        """Encryption changes name the highlighted bucket."""
+        return self.highlighted_bucket if iam_action == "s3:PutBucketEncryption" else None
 
     def _chosen_bucket(self) -> str | None:
         name = self.highlighted_bucket

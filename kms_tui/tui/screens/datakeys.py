@@ -69,6 +69,10 @@ class DataKeysScreen(KmsScreen):
     """Generate (key picker, spec, context) and decrypt; the plaintext is masked and short-lived."""
 
     CSS_PATH = style_path("datakeys.tcss")
+    IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "generate": ("kms:GenerateDataKey",),
+        "decrypt": ("kms:Decrypt",),
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="datakeys.refresh"),
         Binding("k", "pick_key", "Choose key", id="datakeys.pick_key"),
@@ -203,7 +207,11 @@ class DataKeysScreen(KmsScreen):
             return None
         if action == "decrypt" and self.is_mounted and self.decrypt_problem():
             return None
-        return True
+        return None if self.permission_reason(action) is not None else True
+
+    def permission_resource(self, iam_action: str) -> str | None:
+        """A data key is generated under the chosen key."""
+        return self.key_id if iam_action == "kms:GenerateDataKey" else None
 
     def _show_field_problem(self, input_id: str, problem: str | None) -> None:
         error = self.query_one(f"#{input_id}-error", Label)

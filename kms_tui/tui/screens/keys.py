@@ -16,7 +16,7 @@ from kms_tui.api.errors import KmsError
 from kms_tui.api.models import KeyInfo
 from kms_tui.api.service_models import Capabilities
 from kms_tui.api.wire import KeyState
-from kms_tui.tui.error_text import error_text
+from kms_tui.tui.error_text import error_text, explain
 from kms_tui.tui.impact_results import ImpactScans
 from kms_tui.tui.key_usability import unusable_reason
 from kms_tui.tui.screens.base import KmsScreen
@@ -64,6 +64,15 @@ class KeysScreen(KmsScreen):
 
     CSS_PATH = style_path("keys.tcss")
     # The footer has room for the main actions; the rest are in help (?) and the palette (:).
+    IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "create_key": ("kms:Configure",),
+        "schedule_deletion": ("kms:DeleteKey",),
+        "cancel_deletion": ("kms:DeleteKey",),
+        "toggle_enabled": ("kms:EnableKey", "kms:DisableKey"),
+        "rotate_key": ("kms:RotateKey",),
+        "edit_key": ("kms:UpdateKeyDescription", "kms:TagResource", "kms:UntagResource"),
+        "generate_data_key": ("kms:GenerateDataKey",),
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Refresh", id="screen.refresh", show=False),
         Binding("slash", "filter", "Filter", id="keys.filter"),
@@ -267,7 +276,14 @@ class KeysScreen(KmsScreen):
         capabilities = self.kms_app.capabilities
         if capability and capabilities is not None and not getattr(capabilities, capability, True):
             return _LACKING[capability]
-        return None
+        return self.permission_reason(action)
+
+    def permission_resource(self, iam_action: str) -> str | None:
+        """Key actions name the highlighted key (create names none)."""
+        if iam_action == "kms:Configure" or not self.is_mounted:
+            return None
+        row = self.key_table.highlighted
+        return row.key_id if row is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.disabled_reason(action) is not None:
@@ -320,6 +336,11 @@ class KeysScreen(KmsScreen):
             reason = unusable_reason(row.state, row.deletion_date)
             self.notify(f"{row.key_id} is {reason}; only enabled or disabled keys toggle")
             return
+        needed = "kms:EnableKey" if row.state is KeyState.DISABLED else "kms:DisableKey"
+        denied = self.ctx.permissions.reason(needed, row.key_id)
+        if denied is not None:
+            self.notify(f"{row.key_id}: {denied}", title="Not available", severity="warning")
+            return
         self.key_actions.set_enabled(row.key_id, enabled=row.state is KeyState.DISABLED)
 
     def action_rotate_key(self) -> None:
@@ -368,6 +389,8 @@ class KeysScreen(KmsScreen):
             detail.show_nothing("No key matches the filter." if self.key_table.total_count else "")
             return
         detail.show_row(row)
+        if self.ctx.permissions.varies_by_resource:
+            self.refresh_bindings()  # a key-scoped account may act on some keys only
         if not row.damaged:
             self.load_detail(row.key_id, impact=False)
 
@@ -409,7 +432,12 @@ class KeysScreen(KmsScreen):
         try:
             description = await (await self.ctx.admin()).describe_key(key_id, impact=impact)
         except KmsError as err:
-            detail.show_error(key_id, error_text(err))
+            if self.kms_app.learn_refusal(err):
+                self.ctx.activity.record(
+                    "describe key", key_id, False, message=explain(err), request_id=err.request_id
+                )
+            denied = self.ctx.permissions.reason("kms:DescribeKey", key_id)
+            detail.show_error(key_id, denied or error_text(err))
             return
         if detail.key_id == key_id:
             detail.show_description(description)

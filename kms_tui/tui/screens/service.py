@@ -150,6 +150,15 @@ class ServiceScreen(KmsScreen):
     """
 
     CSS_PATH = style_path("service.tcss")
+    IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "configure": ("kms:Configure",),
+        "start": ("kms:ServiceControl",),
+        "stop": ("kms:ServiceControl",),
+        "restart": ("kms:ServiceControl",),
+        "clear_cache": ("kms:ClearCache",),
+        "backup": ("kms:Backup",),
+        "restore": ("kms:Restore",),
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "configure", "Configure", id="service.configure"),
         Binding("s", "start", "Start", id="service.start"),
@@ -275,13 +284,15 @@ class ServiceScreen(KmsScreen):
     # --- controls --------------------------------------------------------------------------
 
     def disabled_reason(self, action: str) -> str | None:
-        """Why ``action`` cannot run now (read-only session, or the service's state), or None."""
+        """Why ``action`` cannot run now (read-only session, the account's rights, or the
+        service's state), or None."""
         if action not in _CONTROLS:
-            return None
+            return self.permission_reason(action)
         if self.ctx.read_only:
             return f"read-only session: {_CONTROLS[action]} is disabled"
-        if action in ("configure", "restore"):
-            return None
+        denied = self.permission_reason(action)
+        if denied is not None or action in ("configure", "restore"):
+            return denied
         state = self.status.state if self.status is not None else None
         if state is None:
             return "the service status is not known yet"

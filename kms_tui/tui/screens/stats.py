@@ -17,11 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from kms_tui.api.errors import KmsError
+from kms_tui.api.errors import KmsAccessDenied, KmsError
 from kms_tui.api.service_models import ClusterConfig, KmsStatus
 from kms_tui.api.wire import ServiceState
 from kms_tui.tui.dialogs.confirm import ConfirmDialog
-from kms_tui.tui.poller import PollRound
+from kms_tui.tui.poller import MAX_BACKOFF_SECONDS, PollRound
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
 from kms_tui.tui.widgets.metric import DEFAULT_HISTORY, MetricView
@@ -53,6 +53,7 @@ class StatsScreen(KmsScreen):
     """Cache counters, hit ratio and poll latency with their recent history; cluster config."""
 
     CSS_PATH = style_path("stats.tcss")
+    IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {"clear_cache": ("kms:ClearCache",)}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_data", "Poll now", id="screen.refresh"),
         Binding("x", "clear_cache", "Clear cache", id="stats.clear_cache"),
@@ -168,7 +169,7 @@ class StatsScreen(KmsScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_cache" and self.ctx.read_only:
             return None
-        return True
+        return None if self.permission_reason(action) is not None else True
 
     def action_clear_cache(self) -> None:
         """Drop the server's cached key metadata, after a confirmation."""
@@ -221,6 +222,16 @@ class StatsScreen(KmsScreen):
 
     def _show_failure(self, err: KmsError, at: datetime) -> None:
         # The poller has notified and logged it (once per cause); this screen only shows it.
+        denied = self.ctx.permissions.reason("kms:ServiceControl")
+        if denied is not None and isinstance(err, KmsAccessDenied):
+            self.last_error = None
+            self._set_text(
+                "#stats-last-error",
+                f"live stats need kms:ServiceControl: {denied}; polled every "
+                f"{MAX_BACKOFF_SECONDS:.0f} s in case it is granted",
+            )
+            self._set_text("#stats-backend", "backend: not visible to this account")
+            return
         parts = [err.message]
         if err.status is not None:
             parts.append(f"HTTP {err.status}")

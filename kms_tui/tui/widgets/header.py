@@ -19,17 +19,24 @@ __all__ = ["KmsHeader", "header_text", "mode_strip", "state_label"]
 
 
 def state_label(
-    connection_state: str, service_status: ServiceStatus | None, refused: bool = False
+    connection_state: str,
+    service_status: ServiceStatus | None,
+    refused: bool = False,
+    denied: bool = False,
 ) -> str:
     """Connecting / disconnected while there is no link, else the service's own state.
 
-    ``refused``: the server answers but refuses the status poll (see the activity log).
+    ``refused``: the server answers but refuses the status poll (see the activity log);
+    ``denied``: because this account may not read it (kms:ServiceControl), which is no fault.
     """
     if connection_state == "connecting":
         return "connecting…"
     if connection_state == "disconnected":
         return "disconnected (r retries)"
-    suffix = " · status refused (a shows why)" if refused else ""
+    if denied:
+        suffix = " · status denied for this account"
+    else:
+        suffix = " · status refused (a shows why)" if refused else ""
     if service_status is None:
         return "connected" + suffix
     state = str(service_status.state)
@@ -45,9 +52,10 @@ def header_text(
     service_status: ServiceStatus | None,
     read_only: bool,
     refused: bool = False,
+    denied: bool = False,
 ) -> Text:
     """The header's first line, styled: profile │ endpoint │ state [│ READ-ONLY]."""
-    state = state_label(connection_state, service_status, refused)
+    state = state_label(connection_state, service_status, refused, denied)
     running = (
         connection_state == "connected"
         and not refused
@@ -56,7 +64,7 @@ def header_text(
     )
     state_style = "bold green" if running else "bold yellow"
     failed = service_status is not None and service_status.state is ServiceState.ERROR
-    if connection_state == "disconnected" or failed or refused:
+    if connection_state == "disconnected" or failed or (refused and not denied):
         state_style = "bold red"
     line = Text.assemble(
         ("kms-tui", "bold"),
@@ -120,7 +128,13 @@ class KmsHeader(Static):
             for mode in MODES.values()
         }
         self.modes_line = mode_strip(current, keys)
-        for name in ("connection_state", "service_status", "context_generation", "poll_refused"):
+        for name in (
+            "connection_state",
+            "service_status",
+            "context_generation",
+            "poll_refused",
+            "permissions_version",
+        ):
             self.watch(app, name, self._changed, init=False)
         self._changed()
 
@@ -134,6 +148,7 @@ class KmsHeader(Static):
             app.service_status,
             context.read_only,
             app.poll_refused,
+            app.poll_refused and context.permissions.denied("kms:ServiceControl"),
         )
         if line.plain == self.plain_line and self._shown_markup == line.markup:
             return  # a poll that changed nothing sends nothing to the terminal
