@@ -25,6 +25,7 @@ from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.dialogs.create_key import CreateKeyDialog
 from kms_tui.tui.screens.service import ServiceScreen
 from kms_tui.tui.screens.stats import StatsScreen
+from kms_tui.tui.widgets.key_detail import KeyDetail
 from tests.fakes.misbehaving import misbehaving, status, xml_error
 from tests.tui.conftest import (
     APP_SIZE,
@@ -56,6 +57,11 @@ policies = ["KMSAuditor"]
 access_key = "keyadmin"
 secret_key_env = "CONSOLE_SECRET"
 policies = ["KMSKeyAdministrator"]
+
+[[user]]
+access_key = "lister"
+secret_key_env = "CONSOLE_SECRET"
+policy = '''{"Statement": [{"Effect": "Allow", "Action": "kms:ListKeys"}]}'''
 """
 KEY_WRITES = (
     "create_key",
@@ -244,3 +250,23 @@ async def test_service_screen_greys_service_control_for_a_key_administrator(
         for action in ("configure", "start", "stop", "backup", "restore"):
             assert service.check_action(action, ()) is None, action
         assert service.check_action("health_check", ()) is True
+
+
+async def test_a_list_that_is_allowed_shows_though_describe_is_denied(
+    restricted_server: EmbeddedServer,
+) -> None:
+    app = app_as("lister", restricted_server.endpoint)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        notes = record_notes(app)
+        screen = await open_keys(pilot)
+        assert screen.key_table.total_count == len(SEEDED_KEYS)
+        assert not screen.load_error
+        detail = screen.query_one(KeyDetail)
+        await wait_until(
+            pilot,
+            lambda: "denied for this account (kms:DescribeKey)" in str(detail.render()),
+            "the detail pane to say describe is denied",
+        )
+        assert screen.key_table.total_count == len(SEEDED_KEYS)  # the list stays
+        assert not [n for n in notes if n.severity == "error"]
+        assert "denied for this account" in (screen.disabled_reason("schedule_deletion") or "")
