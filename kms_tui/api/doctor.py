@@ -436,9 +436,22 @@ async def checks(session: DoctorTarget, probe_bucket: str | None = None) -> list
         results.append(_clock_check(answer, skew_refused=True))
         return skip_rest("signed requests are refused")
     except KmsAccessDenied as err:
-        results.append(_failed("credentials", err.message, err.hint))
+        if not err.is_policy_refusal:
+            results.append(_failed("credentials", err.message, err.hint))
+            results.append(_clock_check(answer, skew_refused=False))
+            return skip_rest("the credentials are refused")
+        # Signed and accepted, but this account may not read the service status.
+        results.append(_ok("credentials", f"signed requests are accepted ({session.label})"))
         results.append(_clock_check(answer, skew_refused=False))
-        return skip_rest("the credentials are refused")
+        results.append(
+            _failed(
+                "service",
+                "denied for this account (kms:ServiceControl): the KMS checks read the service "
+                "status",
+                "run the checks with an account allowed kms:ServiceControl (e.g. consoleAdmin)",
+            )
+        )
+        return skip_rest("this account may not read the KMS status")
     except KmsError as err:
         results.append(
             _failed(

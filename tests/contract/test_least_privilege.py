@@ -499,3 +499,25 @@ def test_serve_refuses_a_bad_users_file_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "chmod 600" in done.stderr
     assert "inline-secret-123" not in done.stderr
+
+
+def test_the_commands_under_an_auditor_list_refuse_and_say_why(
+    matrix_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    from tests.commands.support import base_env, run_cli
+
+    env = base_env(tmp_path / "home", {"RUSTFS_ACCESS_KEY": "auditor", "RUSTFS_SECRET_KEY": SECRET})
+    endpoint = ("--endpoint", matrix_server.endpoint)
+    listed = run_cli(*endpoint, "keys", "list", "--json", env=env)
+    assert listed.code == 0
+    assert {key["key_id"] for key in listed.json["keys"]} == {"key-a", "key-b"}
+    refused_disable = run_cli(*endpoint, "keys", "disable", "key-a", "--json", env=env)
+    assert refused_disable.code == 1  # the server refused: the documented exit code
+    assert refused_disable.json["error"]["code"] == "AccessDenied"
+    doctor = run_cli(*endpoint, "doctor", "--json", env=env)
+    assert doctor.code == 1
+    checks = {check["id"]: check for check in doctor.json["checks"]}
+    assert checks["credentials"]["outcome"] == "ok"
+    assert checks["service"]["outcome"] == "failed"
+    assert "denied for this account (kms:ServiceControl)" in checks["service"]["detail"]
+    assert all(checks[name]["outcome"] == "skipped" for name in ("backend", "default_key"))
