@@ -16,6 +16,7 @@ __all__ = [
     "DESCRIBE_BY_PATH",
     "LIST_ALL_MY_BUCKETS",
     "admin_action",
+    "admin_route",
     "s3_operation",
 ]
 
@@ -56,16 +57,23 @@ DESCRIBE_BY_PATH = "kms:DescribeKey"
 _KEYS_PREFIX = "/kms/keys/"
 
 
-def admin_action(method: str, path: str) -> str | None:
-    """The action of an admin call (``path`` below /rustfs/admin/v3, no query), or None."""
+def admin_route(method: str, path: str) -> tuple[str, str] | None:
+    """``(action, key source)`` of an admin call (``path`` below /rustfs/admin/v3, no query);
+    the source of ``GET /kms/keys/{id}`` is ``"path:<id>"``. None: no gated route."""
     found = ADMIN_ROUTE_ACTIONS.get((method.upper(), path))
     if found is not None:
-        return found[0]
+        return found
     if method.upper() == "GET" and path.startswith(_KEYS_PREFIX):
         segment = path[len(_KEYS_PREFIX) :]
         if segment and "/" not in segment:
-            return DESCRIBE_BY_PATH
+            return DESCRIBE_BY_PATH, "path:" + segment
     return None
+
+
+def admin_action(method: str, path: str) -> str | None:
+    """The action of an admin call (``path`` below /rustfs/admin/v3, no query), or None."""
+    found = admin_route(method, path)
+    return found[0] if found is not None else None
 
 
 LIST_ALL_MY_BUCKETS = "s3:ListAllMyBuckets"

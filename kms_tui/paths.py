@@ -143,6 +143,19 @@ def is_private(path: Path) -> bool:
     return stat.S_IMODE(mode) & _GROUP_OTHER_BITS == 0
 
 
+def exposure_of(file_stat: os.stat_result) -> str | None:
+    """Why a file holding a secret is not private enough (group/other bits, another owner),
+    in words for an error message, or None when it is (always None on Windows)."""
+    if os.name == "nt":
+        return None
+    mode = stat.S_IMODE(file_stat.st_mode)
+    if mode & _GROUP_OTHER_BITS:
+        return f"is readable by others (mode {mode:04o})"
+    if file_stat.st_uid != os.getuid():
+        return "is owned by another user"
+    return None
+
+
 def write_private_file(
     path: Path,
     data: bytes,

@@ -293,7 +293,7 @@ class Policy:
 
     def allows(self, request: Request) -> bool:
         """Deny statements first (any that applies refuses), then any Allow that applies."""
-        if any(s.effect == "Deny" and s.applies_to(request) for s in self.statements):
+        if self.denies_explicitly(request):
             return False
         return any(s.effect == "Allow" and s.applies_to(request) for s in self.statements)
 

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,14 +118,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 def _refuse_exposed_secret(config_path: Path, file_stat: os.stat_result) -> None:
     """A secret written in the file is only acceptable when nobody else can read the file."""
-    if os.name == "nt":
+    problem = paths.exposure_of(file_stat)
+    if problem is None:
         return
-    mode = stat.S_IMODE(file_stat.st_mode)
-    exposed = mode & (stat.S_IRWXG | stat.S_IRWXO)
-    foreign_owner = file_stat.st_uid != os.getuid()
-    if not exposed and not foreign_owner:
-        return
-    problem = f"is readable by others (mode {mode:04o})" if exposed else "is owned by another user"
     raise SettingsError(
         f"{config_path}: holds a secret_key but {problem}. Fix it with "
         f"`chmod 600 {config_path}` (as its owner), or remove secret_key and name an "

@@ -30,13 +30,13 @@ from __future__ import annotations
 import hmac
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kms_tui.paths import exposure_of
 from kms_tui.policy import CANNED_POLICIES, Policy, PolicyError, parse_policy
 
 __all__ = ["Account", "Accounts", "UsersFileError", "load_users"]
@@ -94,18 +94,6 @@ class Accounts:
         """The secret a request signed by ``access_key`` must have used."""
         found = self.account(access_key)
         return found.secret_key if found is not None else None
-
-
-def _private(path: Path, file_stat: os.stat_result) -> str | None:
-    """Why a file holding secrets is not private enough, or None."""
-    if os.name == "nt":
-        return None
-    mode = stat.S_IMODE(file_stat.st_mode)
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return f"is readable by others (mode {mode:04o})"
-    if file_stat.st_uid != os.getuid():
-        return "is owned by another user"
-    return None
 
 
 def _policy_file(base: Path, name: str, where: str) -> Policy:
@@ -226,7 +214,7 @@ def load_users(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Ac
     except UsersFileError as err:
         raise UsersFileError(f"{path}: {err}") from None
     if inline_secret:
-        problem = _private(path, file_stat)
+        problem = exposure_of(file_stat)
         if problem is not None:
             raise UsersFileError(
                 f"{path}: holds a secret_key but {problem}; run `chmod 600 {path}` as its owner, "

@@ -16,13 +16,10 @@ import binascii
 import json
 from collections.abc import Callable, Iterable
 
-from kms_tui.iam_actions import ADMIN_ROUTE_ACTIONS, LIST_ALL_MY_BUCKETS, s3_operation
+from kms_tui.iam_actions import LIST_ALL_MY_BUCKETS, admin_route, s3_operation
 from kms_tui.policy import Policy, Request
 
 __all__ = ["LIST_ALL_MY_BUCKETS", "admin_request", "bucket_filter", "s3_request"]
-
-
-_KEYS_PREFIX = "/kms/keys/"
 
 
 def _query(query: Iterable[tuple[str, str]], name: str) -> str | None:
@@ -65,15 +62,12 @@ def admin_request(
     answers it as before, 501).
     """
     query = tuple(query)
-    method = method.upper()
-    found = ADMIN_ROUTE_ACTIONS.get((method, path))
+    found = admin_route(method, path)
     if found is None:
-        if method == "GET" and path.startswith(_KEYS_PREFIX):
-            segment = path[len(_KEYS_PREFIX) :]
-            if segment and "/" not in segment:
-                return Request.kms("kms:DescribeKey", segment)
         return None
     action, source = found
+    if source.startswith("path:"):
+        return Request.kms(action, source[len("path:") :])
     if source == "body":
         return Request.kms(action, _body_key_id(body, query))
     if source == "legacy":

@@ -112,10 +112,6 @@ class Permissions:
             return None
         return f"{DENIED} ({action})"
 
-    def refusal(self, action: str) -> Refusal | None:
-        """The first refusal the server answered for ``action``, if any."""
-        return next((r for (a, _), r in self._refused.items() if a == action), None)
-
 
 def _request(action: str, resource: str | None) -> Request:
     if action.startswith("s3:"):
