@@ -476,6 +476,12 @@ async def encryption_check(pilot: Pilot[Any]) -> None:
 async def stats_screen(pilot: Pilot[Any]) -> None:
     app = _app(pilot)
     await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
+    # The highlighted key's details are described after a short delay; that describe counts
+    # in the cache, so it must be done before the first round is drawn (else the charts vary).
+    keys = app.mode_screens["keys"]
+    highlighted = keys.key_table.highlighted
+    assert highlighted is not None
+    await settle(pilot, lambda: _detail_shows(pilot, highlighted.key_id), "the first details")
     await pilot.press("5")
     screen = app.mode_screens["stats"]
     await settle(pilot, lambda: screen.last_status is not None, "a drawn status round")
