@@ -155,13 +155,14 @@ class PtyProcess:
 
         The clock is read right after the read that completed the marker.
         """
-        start = len(self.output) if since is None else since
+        scan_from = len(self.output) if since is None else since
         deadline = time.perf_counter() + timeout
         while True:
-            # Search only where the marker could newly end, so long runs stay linear.
-            scan_from = max(start, len(self.output) - len(marker) - _READ_CHUNK)
             if self.output.find(marker, scan_from) >= 0:
                 return time.perf_counter()
+            # Next time search only what is new, plus the marker's length less one byte of what
+            # was searched (a marker split across two reads), however much one pump read.
+            scan_from = max(scan_from, len(self.output) - len(marker) + 1)
             remaining = deadline - time.perf_counter()
             if remaining <= 0 or (self.master < 0 and self._reap(block=False)):
                 tail = bytes(self.output[-600:])
