@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kms_tui import paths
-from kms_tui.api.admin import KmsAdminClient
-from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.api.errors import KmsConnectionError
-from kms_tui.bootstrap import bootstrap_embedded
 from kms_tui.embedded.child import EmbeddedProcess, EmbeddedProcessError
 from kms_tui.settings import EMBEDDED_NAME, Connection, Settings, resolve_connection
 
 if TYPE_CHECKING:
     # Imported where they are used: the command line builds clients with make_clients and
-    # must not load Textual for that.
+    # must not load Textual for that; the console draws its first frame before it loads the
+    # client stack (httpx, botocore's signer, the models), which only connecting needs.
+    from kms_tui.api.admin import KmsAdminClient
+    from kms_tui.api.buckets import BucketEncryptionClient
     from kms_tui.tui.activity import ActivityLog
     from kms_tui.tui.app import KmsTuiApp
     from kms_tui.tui.context import AppContext
@@ -31,6 +31,9 @@ def make_clients(
     connection: Connection, endpoint: str
 ) -> tuple[KmsAdminClient, BucketEncryptionClient]:
     """Both clients for one endpoint, with the connection's credentials and TLS settings."""
+    from kms_tui.api.admin import KmsAdminClient
+    from kms_tui.api.buckets import BucketEncryptionClient
+
     admin = KmsAdminClient(
         endpoint,
         connection.access_key,
@@ -97,7 +100,11 @@ async def connect(
     )
     context.add_cleanup(server.stop)
     try:
-        endpoint = await asyncio.to_thread(server.wait_ready)
+        # The client stack is imported on a worker thread while the server gets ready, so the
+        # UI thread draws the first frame meanwhile instead of waiting for the imports.
+        endpoint, _ = await asyncio.gather(
+            asyncio.to_thread(server.wait_ready), asyncio.to_thread(_import_client_stack)
+        )
     except EmbeddedProcessError as err:
         context.fail(KmsConnectionError(f"the embedded KMS server could not start: {err}"))
         return
@@ -109,6 +116,8 @@ async def connect(
         except KmsConnectionError as err:
             context.fail(err)
             return
+    from kms_tui.bootstrap import bootstrap_embedded
+
     admin, buckets = make_clients(connection, endpoint)
     label = f"embedded {endpoint}"
     try:
@@ -130,6 +139,13 @@ async def connect(
             message="configured a Local backend"
             + (" with a new master key" if result.created_master_key else ""),
         )
+
+
+def _import_client_stack() -> None:
+    """Load the modules connecting needs (httpx, botocore's signer, the clients, the models)."""
+    import kms_tui.api.admin
+    import kms_tui.api.buckets
+    import kms_tui.bootstrap  # noqa: F401
 
 
 def _as_account(connection: Connection) -> Connection:

@@ -297,7 +297,7 @@ def _keys_loaded(pilot: Pilot[Any]) -> bool:
     return (
         screen is not None
         and app.service_status is not None
-        and not screen.loading
+        and not screen.listing
         and screen.loaded_count == len(SEED_KEYS)
     )
 
@@ -437,7 +437,7 @@ async def objects_screen(pilot: Pilot[Any]) -> None:
     screen = await screen_of(pilot, ObjectsScreen, "the objects of invoices")
     await settle(
         pilot,
-        lambda: not screen.loading and screen.key_states is not None,
+        lambda: not screen.listing and screen.key_states is not None,
         "every object listed and HEADed",
     )
     screen.table.move_to("exports/q4-analytics.csv")
@@ -540,7 +540,7 @@ async def auditor_keys(pilot: Pilot[Any]) -> None:
     def listed_and_judged() -> bool:
         return (
             screen is not None
-            and not screen.loading
+            and not screen.listing
             and screen.loaded_count == len(SEED_KEYS)
             and app.context.permissions.checked
             and app.poll_refused

@@ -81,7 +81,7 @@ async def keys_loaded(app: KmsTuiApp, pilot: Any) -> KeysScreen:
         pilot,
         lambda: (
             isinstance(app.screen, KeysScreen)
-            and not app.screen.loading
+            and not app.screen.listing
             and app.screen.key_table.total_count == len(SEEDED_KEY_IDS)
         ),
         "the Keys screen to list the seeded keys",

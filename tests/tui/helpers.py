@@ -191,7 +191,7 @@ async def open_keys(pilot: Pilot[Any], *, count: int = len(SEEDED_KEY_IDS)) -> K
     screen = await open_mode(pilot, "keys", KeysScreen)
     await wait_until(
         pilot,
-        lambda: not screen.loading and screen.key_table.total_count >= count,
+        lambda: not screen.listing and screen.key_table.total_count >= count,
         f"the Keys screen to list {count} keys",
     )
     return screen

@@ -29,7 +29,7 @@ async def test_corrupted_record_is_shown_unreadable_and_others_work(
             assert app.service_status.state is ServiceState.RUNNING
             screen = app.mode_screens["keys"]
             await wait_until(
-                pilot, lambda: not screen.loading and screen.loaded_count == 3, "three keys listed"
+                pilot, lambda: not screen.listing and screen.loaded_count == 3, "three keys listed"
             )
             table = screen.key_table
             assert table.visible_key_ids == list(SEEDED_KEY_IDS)

@@ -133,7 +133,7 @@ async def test_server_killed_mid_session_and_restarted(
                 screen.key_table.focus()
                 await pilot.press("r")
                 await wait_until(pilot, lambda: app.connection_state == "connected", "reconnected")
-                await wait_until(pilot, lambda: not screen.loading, "the key list reloaded")
+                await wait_until(pilot, lambda: not screen.listing, "the key list reloaded")
                 assert screen.key_table.total_count == len(SEEDED_KEY_IDS) + 1
                 no_unexpected_errors(app, notes)
             async with admin_client_for(restarted) as admin:

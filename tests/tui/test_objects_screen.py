@@ -37,7 +37,7 @@ async def open_objects(pilot: Pilot[Any], bucket: str) -> ObjectsScreen:
     objects = await screen_of(pilot, ObjectsScreen, "the Objects screen")
     await wait_until(
         pilot,
-        lambda: not objects.loading and objects.key_states is not None,
+        lambda: not objects.listing and objects.key_states is not None,
         "every object listed and HEADed",
     )
     return objects
@@ -162,7 +162,7 @@ async def test_a_bucket_deleted_meanwhile_is_reported_not_fatal(
         buckets.select_bucket("fleeting")
         await pilot.press("enter")
         screen = await screen_of(pilot, ObjectsScreen, "the Objects screen")
-        await wait_until(pilot, lambda: not screen.loading, "the listing to end")
+        await wait_until(pilot, lambda: not screen.listing, "the listing to end")
         assert screen.list_error is not None
         assert "could not list fleeting" in screen.status_text
         assert any(

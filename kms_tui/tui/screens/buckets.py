@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kms_tui.api.buckets import BucketEncryption
 from kms_tui.api.errors import KmsError
@@ -28,6 +28,7 @@ from kms_tui.tui.screens.bucket_rows import BucketRow, read_bucket_rows
 from kms_tui.tui.screens.buckets_check import BucketChecks
 from kms_tui.tui.screens.objects import ObjectsScreen
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 
 __all__ = ["BucketsScreen"]
 
@@ -70,7 +71,7 @@ class BucketsScreen(KmsScreen):
             yield Static("loading buckets…", id="buckets-status", markup=False)
             yield DataTable(id="buckets-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="buckets-detail", markup=False)
-        yield Footer()
+        yield KmsFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#buckets-table", DataTable)

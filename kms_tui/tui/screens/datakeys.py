@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from kms_tui.api.errors import KmsError, KmsNotSupported
 from kms_tui.api.service_models import Capabilities
@@ -26,6 +26,7 @@ from kms_tui.tui.dialogs.key_picker import KeyPickerDialog
 from kms_tui.tui.formatting import FieldError
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 from kms_tui.tui.widgets.secret_field import SecretField
 
 __all__ = ["DataKeysScreen", "parse_ciphertext"]
@@ -138,7 +139,7 @@ class DataKeysScreen(KmsScreen):
                     yield Button("Reveal/hide (v)", id="reveal")
                     yield Button("Copy blob (y)", id="copy")
                     yield Button("Clear (x)", id="clear")
-        yield Footer()
+        yield KmsFooter()
 
     @staticmethod
     def _context_input(input_id: str) -> Input:

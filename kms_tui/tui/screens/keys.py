@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from kms_tui.api.errors import KmsError
 from kms_tui.api.models import KeyInfo
@@ -20,10 +20,13 @@ from kms_tui.tui.error_text import error_text, explain
 from kms_tui.tui.impact_results import ImpactScans
 from kms_tui.tui.key_usability import unusable_reason
 from kms_tui.tui.screens.base import KmsScreen
-from kms_tui.tui.screens.keys_actions import KeyActions
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 from kms_tui.tui.widgets.key_detail import KeyDetail
 from kms_tui.tui.widgets.key_table import KeyRow, KeyTable
+
+if TYPE_CHECKING:
+    from kms_tui.tui.screens.keys_actions import KeyActions
 
 __all__ = ["KeysScreen"]
 
@@ -89,7 +92,9 @@ class KeysScreen(KmsScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.loading = False
+        # A listing is under way (not Textual's `loading`, which would hide the whole screen,
+        # header and status line included, behind a loading indicator until the last page).
+        self.listing = False
         self.loaded_count = 0
         self.unreadable_count = 0  # listed by the server but their records cannot be read
         self.load_error: str | None = None
@@ -98,14 +103,26 @@ class KeysScreen(KmsScreen):
         self.key_table = KeyTable(id="key-table", clock=self._clock)
         # The latest object scan per key: the deletion confirmation quotes it.
         self.impact_scans = ImpactScans()
-        self.key_actions = KeyActions(self, self.key_table, self._key_changed, self.impact_scans)
+        self._key_actions: KeyActions | None = None
+
+    @property
+    def key_actions(self) -> KeyActions:
+        """The screen's changes to keys; its dialogs are imported at the first use, not before
+        the first frame (see :meth:`_warm_up`)."""
+        if self._key_actions is None:
+            from kms_tui.tui.screens.keys_actions import KeyActions
+
+            self._key_actions = KeyActions(
+                self, self.key_table, self._key_changed, self.impact_scans
+            )
+        return self._key_actions
 
     def compose(self) -> ComposeResult:
         yield Static("connecting…", id="keys-status", markup=False)
         yield Input(placeholder="filter id, description, tags", id="keys-filter")
         yield self.key_table
         yield KeyDetail(id="key-detail", clock=self._clock)
-        yield Footer()
+        yield KmsFooter()
 
     def _clock(self) -> datetime:
         return self.ctx.clock()
@@ -130,7 +147,7 @@ class KeysScreen(KmsScreen):
     async def load_keys(self) -> None:
         """Stream every page into the table, then fill in the deletion dates of pending keys."""
         table = self.key_table
-        self.loading = True
+        self.listing = True
         self.loaded_count = 0
         self.unreadable_count = 0
         self.load_error = None
@@ -152,20 +169,28 @@ class KeysScreen(KmsScreen):
                     collected.extend(rows)
                 self._show_status()
         except KmsError as err:
-            self.loading = False
+            self.listing = False
             self.load_error = error_text(err)
             self.report_error("list keys", None, err)
             self._show_status()
             return
         if not first_load:
             table.replace_all(collected)
-        self.loading = False
+        self.listing = False
         self._show_status()
         if self._pending_jump is not None:
             self.jump_to_key(self._pending_jump)
         if table.highlighted is None:
             self.query_one(KeyDetail).show_nothing("No keys." if not table.total_count else "")
         await self._fill_deletion_dates(pending)
+        if self._key_actions is None:
+            self._warm_up()
+
+    @work(thread=True, group="keys.warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Import the key actions and their dialogs off the UI thread, once the keys are shown,
+        so the first ``n``/``d``/``i`` press opens its dialog without waiting for imports."""
+        import kms_tui.tui.screens.keys_actions  # noqa: F401
 
     def _row(self, info: KeyInfo) -> KeyRow:
         return KeyRow.from_info(info, self._deletion_dates.get(info.key_id))
@@ -198,7 +223,7 @@ class KeysScreen(KmsScreen):
         table = self.key_table
         if self.load_error is not None:
             text = f"could not list keys: {self.load_error} — press r to retry"
-        elif self.loading:
+        elif self.listing:
             text = f"loading {_count(self.loaded_count)} / …"
         else:
             total = table.total_count
@@ -452,4 +477,4 @@ class KeysScreen(KmsScreen):
             self._pending_jump = None
             self.key_table.focus()
         else:
-            self._pending_jump = key_id if self.loading else None
+            self._pending_jump = key_id if self.listing else None

@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from kms_tui.api.buckets import BucketEncryptionClient
 from kms_tui.api.errors import KmsError, KmsNotFound
@@ -29,6 +29,7 @@ from kms_tui.tui.formatting import format_date
 from kms_tui.tui.key_usability import UNREADABLE, ShownState, key_state_of, unusable_reason
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 from kms_tui.tui.widgets.object_table import WARNING_MARK, ObjectRow, ObjectTable, format_size
 
 __all__ = ["HEAD_CONCURRENCY", "ObjectsScreen", "consequence"]
@@ -76,7 +77,9 @@ class ObjectsScreen(KmsScreen):
         self.headed = 0  # HEADs answered (or failed)
         self.head_errors = 0
         self.listing_done = False
-        self.loading = False
+        # A listing is under way (not Textual's `loading`, which would hide the whole screen,
+        # header and status line included, behind a loading indicator until the last page).
+        self.listing = False
         self._dirty = False
         self._judged_default: str | None = None
 
@@ -90,7 +93,7 @@ class ObjectsScreen(KmsScreen):
             yield Input(placeholder="filter object keys", id="objects-filter")
             yield self.table
             yield Static("", id="objects-detail", markup=False)
-        yield Footer()
+        yield KmsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#objects-filter", Input).display = False
@@ -121,7 +124,7 @@ class ObjectsScreen(KmsScreen):
         self.listed = self.headed = self.head_errors = 0
         self.listing_done = False
         self.list_error = None
-        self.loading = True
+        self.listing = True
         self._show_status()
         try:
             client = await self.ctx.buckets()
@@ -153,7 +156,7 @@ class ObjectsScreen(KmsScreen):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*tasks, return_exceptions=True)
-            self.loading = False
+            self.listing = False
             self._dirty = True
             self._tick()
 

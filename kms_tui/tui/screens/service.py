@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
@@ -52,6 +52,7 @@ from kms_tui.tui.error_text import error_text
 from kms_tui.tui.key_usability import key_state_of
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 
 __all__ = ["ServiceScreen", "summary_rows"]
 
@@ -192,7 +193,7 @@ class ServiceScreen(KmsScreen):
             yield Static("", id="service-error", markup=False)
             yield Static("", id="service-readonly", markup=False)
             yield DataTable(id="service-config", cursor_type="row", show_cursor=False)
-        yield Footer()
+        yield KmsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#service-config", DataTable).add_columns("setting", "value")

@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kms_tui.api.errors import KmsAccessDenied, KmsError
 from kms_tui.api.service_models import ClusterConfig, KmsStatus
@@ -24,6 +24,7 @@ from kms_tui.tui.dialogs.confirm import ConfirmDialog
 from kms_tui.tui.poller import MAX_BACKOFF_SECONDS, PollRound
 from kms_tui.tui.screens.base import KmsScreen
 from kms_tui.tui.styles import style_path
+from kms_tui.tui.widgets.footer import KmsFooter
 from kms_tui.tui.widgets.metric import DEFAULT_HISTORY, MetricView
 
 __all__ = ["StatsScreen"]
@@ -88,7 +89,7 @@ class StatsScreen(KmsScreen):
             yield DataTable(id="stats-nodes", cursor_type="row", zebra_stripes=True)
             yield Static("last successful poll: never", id="stats-last-poll", markup=False)
             yield Static("last error: none", id="stats-last-error", markup=False)
-        yield Footer()
+        yield KmsFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#stats-nodes", DataTable)
