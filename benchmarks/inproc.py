@@ -2,8 +2,9 @@
 
 The embedded server runs in a background thread of this process (the console runs its own
 embedded server in a child process instead; here the server's share can then be timed
-in-process beside the client's), and the real client talks to it over loopback. Each case prints one JSON object
-(lists of per-round figures) as the last line of stdout; the orchestrator takes the medians.
+in-process beside the client's), and the real client talks to it over loopback. Each case
+prints one JSON object (lists of per-round figures) as the last line of stdout; the
+orchestrator takes the medians.
 
 - ``load``: ``iter_keys`` over every key; the same pages fetched with bare signed httpx and no
   parsing (server + transport); parsing alone over the captured answers; the server's own work

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
 import statistics
 import sys
+import timeit
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "Target", "median", "render_markdown", "render_table", "write_json"]
+__all__ = [
+    "Row",
+    "Target",
+    "median",
+    "render_markdown",
+    "render_table",
+    "write_json",
+    "yardstick_ms",
+]
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -156,15 +166,37 @@ def render_markdown(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
+def yardstick_ms() -> float:
+    """The machine's speed in one figure: best of 5 of ``sum(range(1_000_000))``, in ms.
+
+    The same as ``python -m timeit "sum(range(1_000_000))"`` gives, so figures from two
+    machines (or two sessions, which differ up to 5×) can be put side by side.
+    """
+    timer = timeit.Timer("sum(range(1_000_000))")
+    loops, _ = timer.autorange()
+    return min(timer.repeat(repeat=5, number=loops)) / loops * 1000
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "python": sys.version.split()[0],
+        "textual": _version("textual"),
+        "httpx": _version("httpx"),
+        "botocore": _version("botocore"),
         "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "load_average_at_end": load,
     }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def write_json(path: Path, rows: Sequence[Row], extra: dict[str, Any]) -> None:
