@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kms_tui.api.impact import KeyImpact, ScanResult
 from kms_tui.tui.formatting import format_date
+
+if TYPE_CHECKING:  # the scan's types only: the Keys screen's first frame needs none of it
+    from kms_tui.api.impact import KeyImpact, ScanResult
 
 __all__ = [
     "NOT_SCANNED",
