@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 from kms_tui.embedded import timefmt
@@ -13,11 +15,13 @@ from kms_tui.embedded.admin_render import (
     e1,
     e2,
     key_info,
+    key_info_json,
     key_metadata,
     parse_body,
     parse_list_query,
 )
-from kms_tui.embedded.http import HttpRequest, HttpResponse, json_response
+from kms_tui.embedded.http import JSON_TYPE, HttpRequest, HttpResponse, json_response
+from kms_tui.embedded.keyrecord import KeyRecord
 from kms_tui.embedded.service import KmsService
 from kms_tui.embedded.service_keys import DEFAULT_WINDOW_DAYS, KeyView, KmsOpError
 
@@ -94,6 +98,9 @@ def create_key(service: KmsService, request: HttpRequest) -> HttpResponse:
     )
 
 
+_LIST_HEAD = {"success": True, "message": "keys listed successfully"}
+
+
 def list_keys(service: KmsService, request: HttpRequest) -> HttpResponse:
     """GET /kms/keys."""
     empty: dict[str, Any] = {"keys": [], "truncated": False, "next_marker": None}
@@ -102,37 +109,89 @@ def list_keys(service: KmsService, request: HttpRequest) -> HttpResponse:
     except QueryError as err:
         return e2(request, 400, empty, str(err))
     try:
-        page = list_page(service, query)
+        body = list_page_body(service, query, _LIST_HEAD)
     except KmsOpError as err:
         status = _status_for(err, {})
         return e2(request, status, empty, _message(err, "failed to list keys: "))
-    body: dict[str, Any] = {"success": True, "message": "keys listed successfully"}
-    body.update(page)
-    return json_response(200, body)
+    return HttpResponse(200, body, JSON_TYPE)
 
 
-def list_page(service: KmsService, query: Any) -> dict[str, Any]:
-    """The list body shared with the legacy route (§8 rules, filters after the cut)."""
-    views, truncated, unreadable = service.keys.list_keys(query.marker, query.limit)
-    if not query.marker and not truncated and not views and unreadable:
+def _selected(records: list[KeyRecord], query: Any) -> list[KeyRecord]:
+    if query.status is None and query.usage is None:
+        return records
+    return [
+        record
+        for record in records
+        if (query.status is None or record.status == query.status)
+        and (query.usage is None or record.usage == query.usage)
+    ]
+
+
+def _check_page(
+    query: Any, records: list[KeyRecord], truncated: bool, unreadable: list[str]
+) -> None:
+    if not query.marker and not truncated and not records and unreadable:
         raise KmsOpError(
             "internal",
             "Backend error: no key could be read; unreadable keys: " + ", ".join(unreadable),
         )
-    keys = [
-        key_info(view)
-        for view in views
-        if (query.status is None or view.status == query.status)
-        and (query.usage is None or view.usage == query.usage)
-    ]
+
+
+def list_page(service: KmsService, query: Any) -> dict[str, Any]:
+    """The list body shared with the legacy route (§8 rules, filters after the cut)."""
+    records, truncated, unreadable = service.keys.list_records(query.marker, query.limit)
+    _check_page(query, records, truncated, unreadable)
+    return _page(records, _selected(records, query), truncated, unreadable)
+
+
+def _page(
+    records: list[KeyRecord], chosen: list[KeyRecord], truncated: bool, unreadable: list[str]
+) -> dict[str, Any]:
     page: dict[str, Any] = {
-        "keys": keys,
+        "keys": [key_info(KeyView.of(record)) for record in chosen],
         "truncated": truncated,
-        "next_marker": views[-1].key_id if truncated and views else None,
+        "next_marker": records[-1].key_id if truncated and records else None,
     }
     if unreadable:
         page["unreadable_key_ids"] = unreadable
     return page
+
+
+def _json_head(fields: dict[str, Any]) -> str:
+    """``{"a":1,"b":2,`` for fields rendered before the page's own (``{`` when none)."""
+    return (
+        json.dumps(fields, separators=(",", ":"), ensure_ascii=False)[:-1] + "," if fields else "{"
+    )
+
+
+def list_page_body(service: KmsService, query: Any, head: dict[str, Any]) -> bytes:
+    """``json_response(200, head | list_page(service, query)).body``, rendered directly.
+
+    A page of 1,000 keys is written as text from the records (:func:`key_info_json`) rather
+    than as 1,000 views and dicts handed to ``json.dumps``; the bytes are the same.
+    """
+    records, truncated, unreadable = service.keys.list_records(query.marker, query.limit)
+    _check_page(query, records, truncated, unreadable)
+    chosen = _selected(records, query)
+    next_marker = records[-1].key_id if truncated and records else None
+    parts = [
+        _json_head(head),
+        '"keys":[',
+        ",".join([key_info_json(record) for record in chosen]),
+        '],"truncated":true,"next_marker":' if truncated else '],"truncated":false,"next_marker":',
+        "null" if next_marker is None else _json_str(next_marker),
+    ]
+    if unreadable:
+        parts.append(',"unreadable_key_ids":')
+        parts.append(json.dumps(unreadable, separators=(",", ":"), ensure_ascii=False))
+    parts.append("}")
+    try:
+        return "".join(parts).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate somewhere: json_response's escaped rendering, as before.
+        payload = dict(head)
+        payload.update(_page(records, chosen, truncated, unreadable))
+        return json_response(200, payload).body
 
 
 def describe_key(service: KmsService, request: HttpRequest, key_id: str) -> HttpResponse:

@@ -7,7 +7,7 @@ import binascii
 
 from kms_tui.embedded import timefmt
 from kms_tui.embedded.admin_bodies import FieldSpec
-from kms_tui.embedded.admin_keys import CREATE_SPECS, list_page
+from kms_tui.embedded.admin_keys import CREATE_SPECS, list_page_body
 from kms_tui.embedded.admin_render import (
     BodyParseFailed,
     QueryError,
@@ -18,7 +18,7 @@ from kms_tui.embedded.admin_render import (
     parse_list_query,
 )
 from kms_tui.embedded.envelope import KEY_SPECS
-from kms_tui.embedded.http import HttpRequest, HttpResponse, json_response
+from kms_tui.embedded.http import JSON_TYPE, HttpRequest, HttpResponse, json_response
 from kms_tui.embedded.service import KmsService
 from kms_tui.embedded.service_keys import KmsOpError
 
@@ -93,10 +93,10 @@ def legacy_list_keys(service: KmsService, request: HttpRequest) -> HttpResponse:
     if not service.is_running:
         return e1(request, 500, _NOT_INITIALIZED)
     try:
-        page = list_page(service, query)
+        body = list_page_body(service, query, {})
     except KmsOpError as err:
         return e1(request, 500, f"failed to list keys: {err}")
-    return json_response(200, page)
+    return HttpResponse(200, body, JSON_TYPE)
 
 
 def generate_data_key(service: KmsService, request: HttpRequest) -> HttpResponse:

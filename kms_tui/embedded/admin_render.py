@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 from kms_tui.embedded.admin_bodies import BodyError, FieldSpec, decode_json, read_fields
 from kms_tui.embedded.http import HttpRequest, HttpResponse, json_error, xml_error
-from kms_tui.embedded.keyrecord import KEY_STATUSES
+from kms_tui.embedded.keyrecord import KEY_STATUSES, KeyRecord
 from kms_tui.embedded.service_keys import KeyView
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "e1",
     "e2",
     "key_info",
+    "key_info_json",
     "key_metadata",
     "parse_body",
     "parse_list_query",
@@ -117,6 +119,46 @@ def key_info(view: KeyView) -> dict[str, Any]:
         "rotation_due": False,
         "rotation_due_reason": "unsupported",
     }
+
+
+# key_info's fields in its order; the two constant verdicts are written out.
+_KEY_INFO_JSON = (
+    '{"key_id":%s,"description":%s,"algorithm":%s,"usage":%s,"status":%s,"version":%d,'
+    '"metadata":%s,"tags":%s,"created_at":%s,"rotated_at":%s,"created_by":%s,'
+    '"rotation_due":false,"rotation_due_reason":"unsupported"}'
+)
+
+
+def key_info_json(record: KeyRecord) -> str:
+    """``key_info(KeyView.of(record))`` as the text json_response writes for it.
+
+    Compact separators, ``ensure_ascii=False``: each string through the json module's own
+    string encoder, so the text is the same (tests/unit/test_store_open_fast.py compares them).
+    A listing renders every key of a page, so this skips the view and the dicts. It reads the
+    record's metadata fields only, never its material.
+    """
+    tags = record.metadata
+    if tags:
+        pairs = [_json_str(name) + ":" + _json_str(value) for name, value in tags.items()]
+        tags_json = "{" + ",".join(pairs) + "}"
+    else:
+        tags_json = "{}"
+    description = record.description
+    rotated_at = record.rotated_at
+    created_by = record.created_by
+    return _KEY_INFO_JSON % (
+        _json_str(record.key_id),
+        "null" if description is None else _json_str(description),
+        _json_str(record.algorithm),
+        _json_str(record.usage),
+        _json_str(record.status),
+        record.version,
+        tags_json,
+        tags_json,
+        _json_str(record.created_at),
+        "null" if rotated_at is None else _json_str(rotated_at),
+        "null" if created_by is None else _json_str(created_by),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,11 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -173,114 +175,168 @@ def with_material(record: KeyRecord, material: bytes) -> KeyRecord:
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json object hook: RustFS rejects a record or envelope with a repeated field."""
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError(f"duplicate field {name!r}")
-        result[name] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # only then look for the name (the hook runs per object)
+        seen: set[str] = set()
+        for name, _value in pairs:
+            if name in seen:
+                raise ValueError(f"duplicate field {name!r}")
+            seen.add(name)
     return result
+
+
+# One decoder for every strict parse (json.loads with a hook builds a new one per call).
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
 
 
 def load_strict_json(raw: bytes) -> Any:
     """Parse UTF-8 JSON, refusing duplicate fields and lone surrogates, as serde_json does."""
     text = raw.decode("utf-8")
-    document = json.loads(text, object_pairs_hook=_reject_duplicates)
+    if text.startswith("\ufeff"):  # what json.loads says, as it did before the shared decoder
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    document = _STRICT_DECODER.decode(text)
     surrogate = lone_surrogate_error(text)
     if surrogate is not None:
         raise ValueError(surrogate)
     return document
 
 
-def _require(doc: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = doc.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise UnreadableRecord(REASON_CORRUPT)
-    return value
+def _corrupt() -> UnreadableRecord:
+    return UnreadableRecord(REASON_CORRUPT)
 
 
-def _optional_str(doc: Mapping[str, Any], name: str) -> str | None:
-    value = doc.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise UnreadableRecord(REASON_CORRUPT)
+# The form this store and RustFS write (UTC); anything else takes the general parser.
+_CANONICAL_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?\+00:00\[UTC\]")
 
 
-def _check_timestamp(value: str | None) -> None:
-    if value is None:
-        return
+def _check_timestamp(value: str) -> None:
+    """Refuse a timestamp parse_zoned would refuse (a fast path for the canonical form)."""
     try:
-        parse_zoned(value)
+        if _CANONICAL_MOMENT.fullmatch(value):
+            # What parse_zoned does with this form: drop "[UTC]"; fromisoformat reads 1-9
+            # fraction digits alike (truncating past 6), so the verdict is the same.
+            datetime.fromisoformat(value[:-5])
+        else:
+            parse_zoned(value)
     except ValueError:
-        raise UnreadableRecord(REASON_CORRUPT) from None
+        raise _corrupt() from None
+
+
+_MARKERS = (MARKER_ENCRYPTED, MARKER_PLAINTEXT)
+_INT_ONLY = frozenset({int})
+_STR_ONLY = frozenset({str})
 
 
 def decode_record(stem: str, raw: bytes) -> StoredRecord:
-    """Decode one record file's JSON (no decryption yet), applying the reference's checks."""
+    """Decode one record file's JSON (no decryption yet), applying the reference's checks.
+
+    This runs once per key when a store opens, so the checks are written for speed: JSON
+    values are exactly ``str``/``int``/``bool``/..., so ``type(v) is int`` is "an integer and
+    not a bool". The order of the checks decides the reason given for a record with several
+    faults: everything after the "material missing" check is plain corruption.
+    """
     try:
         doc = load_strict_json(raw)
     except (ValueError, RecursionError):
-        raise UnreadableRecord(REASON_CORRUPT) from None
-    if not isinstance(doc, dict):
-        raise UnreadableRecord(REASON_CORRUPT)
-    format_version = doc.get("format_version", FORMAT_VERSION)
-    if not isinstance(format_version, int) or isinstance(format_version, bool):
-        raise UnreadableRecord(REASON_CORRUPT)
+        raise _corrupt() from None
+    if type(doc) is not dict:
+        raise _corrupt()
+    get = doc.get
+    format_version = get("format_version", FORMAT_VERSION)
+    if type(format_version) is not int:
+        raise _corrupt()
     if format_version > FORMAT_VERSION:
         raise UnreadableRecord(REASON_VERSION)
-    key_id = _require(doc, "key_id", str)
+    key_id = get("key_id")
+    if type(key_id) is not str:
+        raise _corrupt()
     if key_id != stem:
         raise UnreadableRecord(REASON_IDENTITY)
-    marker = doc.get("at_rest_protection")
-    if marker is not None and marker not in (MARKER_ENCRYPTED, MARKER_PLAINTEXT):
+    marker = get("at_rest_protection")
+    if marker is not None and marker not in _MARKERS:
         raise UnreadableRecord(REASON_FORMAT)
-    status = _require(doc, "status", str)
-    if status not in KEY_STATUSES:
-        raise UnreadableRecord(REASON_CORRUPT)
-    metadata = doc.get("metadata", {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise UnreadableRecord(REASON_CORRUPT)
-    nonce_list = _require(doc, "nonce", list)
-    if not all(
-        isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in nonce_list
+    status = get("status")
+    if type(status) is not str or status not in KEY_STATUSES:
+        raise _corrupt()
+    metadata = get("metadata", _NO_METADATA)
+    if metadata is not _NO_METADATA and (
+        type(metadata) is not dict or not set(map(type, metadata.values())) <= _STR_ONLY
     ):
-        raise UnreadableRecord(REASON_CORRUPT)
-    encoded = _require(doc, "encrypted_key_material", str)
+        raise _corrupt()
+    nonce_list = get("nonce")
+    if type(nonce_list) is not list or not set(map(type, nonce_list)) <= _INT_ONLY:
+        raise _corrupt()
+    try:
+        nonce = bytes(nonce_list)  # ValueError: a value outside 0..255
+    except ValueError:
+        raise _corrupt() from None
+    encoded = get("encrypted_key_material")
+    if type(encoded) is not str:
+        raise _corrupt()
     if not encoded:
         raise UnreadableRecord(REASON_MISSING)
     try:
-        stored_material = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise UnreadableRecord(REASON_CORRUPT) from None
-    created_at = _require(doc, "created_at", str)
-    rotated_at = _optional_str(doc, "rotated_at")
-    deletion_date = _optional_str(doc, "deletion_date")
-    for moment in (created_at, rotated_at, deletion_date):
-        _check_timestamp(moment)
-    created_by = _optional_str(doc, "created_by")
+        stored_material = binascii.a2b_base64(encoded, strict_mode=True)  # b64decode(validate)
+    except ValueError:  # binascii.Error included; non-ASCII text is a ValueError
+        raise _corrupt() from None
+    created_at = get("created_at")
+    rotated_at = get("rotated_at")
+    deletion_date = get("deletion_date")
+    created_by = get("created_by")
+    description = get("description")
+    version = get("version")
+    algorithm = get("algorithm")
+    usage = get("usage")
+    if (
+        type(created_at) is not str
+        or (rotated_at is not None and type(rotated_at) is not str)
+        or (deletion_date is not None and type(deletion_date) is not str)
+        or (created_by is not None and type(created_by) is not str)
+        or (description is not None and type(description) is not str)
+        or type(version) is not int
+        or type(algorithm) is not str
+        or type(usage) is not str
+    ):
+        raise _corrupt()
+    _check_timestamp(created_at)
+    if rotated_at is not None:
+        _check_timestamp(rotated_at)
+    if deletion_date is not None:
+        _check_timestamp(deletion_date)
     # Interned: 100,000 records share a handful of these values instead of a copy each.
     record = KeyRecord(
         key_id=key_id,
         material=stored_material,
-        version=_require(doc, "version", int),
-        algorithm=sys.intern(_require(doc, "algorithm", str)),
-        usage=sys.intern(_require(doc, "usage", str)),
+        version=version,
+        algorithm=sys.intern(algorithm),
+        usage=sys.intern(usage),
         status=sys.intern(status),
-        description=_optional_str(doc, "description"),
+        description=description,
         metadata=metadata,
         created_at=created_at,
         rotated_at=rotated_at,
         created_by=sys.intern(created_by) if created_by is not None else None,
         deletion_date=deletion_date,
     )
-    return StoredRecord(record=record, nonce=bytes(nonce_list), marker=marker)
+    return StoredRecord(record=record, nonce=nonce, marker=marker)
 
 
 @dataclass(frozen=True, slots=True)
 class WrappingKeys:
-    """The keys that protect material at rest: Argon2id (current) and SHA-256 (legacy read)."""
+    """The keys that protect material at rest: Argon2id (current) and SHA-256 (legacy read).
 
-    argon2: bytes
-    legacy: bytes
+    Each comes with its AES-GCM cipher, built once (a store opens thousands of records).
+    """
+
+    argon2: bytes = field(repr=False)
+    legacy: bytes = field(repr=False)
+    argon2_aead: AESGCM = field(init=False, repr=False, compare=False)
+    legacy_aead: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Build the two ciphers."""
+        object.__setattr__(self, "argon2_aead", AESGCM(self.argon2))
+        object.__setattr__(self, "legacy_aead", AESGCM(self.legacy))
 
 
 def derive_wrapping_keys(master_key: str, salt: bytes) -> WrappingKeys:
@@ -297,9 +353,9 @@ def derive_wrapping_keys(master_key: str, salt: bytes) -> WrappingKeys:
     return WrappingKeys(argon2=kdf.derive(password), legacy=legacy)
 
 
-def _open_gcm(key: bytes, nonce: bytes, sealed: bytes) -> bytes | None:
+def _open_gcm(aead: AESGCM, nonce: bytes, sealed: bytes) -> bytes | None:
     try:
-        return AESGCM(key).decrypt(nonce, sealed, None)
+        return aead.decrypt(nonce, sealed, None)
     except InvalidTag:
         return None
 
@@ -314,9 +370,9 @@ def unwrap_material(stored: StoredRecord, keys: WrappingKeys | None) -> tuple[by
             raise UnreadableRecord(REASON_CORRUPT)
         if keys is None:
             raise UnreadableRecord(REASON_NEEDS_MASTER)
-        opened = _open_gcm(keys.argon2, stored.nonce, sealed)
+        opened = _open_gcm(keys.argon2_aead, stored.nonce, sealed)
         if opened is None and stored.marker is None:
-            opened = _open_gcm(keys.legacy, stored.nonce, sealed)
+            opened = _open_gcm(keys.legacy_aead, stored.nonce, sealed)
         if opened is None:
             raise UnreadableRecord(REASON_AUTH)
         material, attempted = opened, True

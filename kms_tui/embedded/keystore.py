@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from kms_tui.embedded.keyrecord import (
@@ -58,6 +58,57 @@ _TEMP_NAME = re.compile(
     rf"{re.escape(TEMP_MARKER)}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$"
 )
 _DIR_MODE = 0o700
+_OPEN_AT = os.open in os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_READ_CHUNK = 1 << 16
+
+
+def _read_at(name: str, dir_fd: int | None) -> bytes:
+    """A whole file with plain system calls (open, read to EOF, close): one per record."""
+    fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    try:
+        data = os.read(fd, _READ_CHUNK)
+        if not data:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, _READ_CHUNK):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return data if len(chunks) == 1 else b"".join(chunks)
+
+
+class _Opening:
+    """What ``open()`` gathers record by record: the index, unreadable ids, tombstones."""
+
+    __slots__ = ("attempted", "failed", "keys", "records", "tombstones", "unreadable")
+
+    def __init__(self, keys: WrappingKeys | None) -> None:
+        self.keys = keys
+        self.records: dict[str, KeyRecord] = {}
+        self.unreadable: dict[str, str] = {}
+        self.tombstones: list[str] = []
+        self.attempted = 0
+        self.failed = 0
+
+    def admit(self, item: StoredRecord) -> None:
+        """Decrypt one decoded record into the index (or note it as a tombstone/unreadable)."""
+        record = item.record
+        if record.status == "Deleted":
+            self.tombstones.append(record.key_id)
+            return
+        try:
+            material, tried = unwrap_material(item, self.keys)
+        except UnreadableRecord as problem:
+            self.unreadable[record.key_id] = problem.reason
+            if problem.reason in (REASON_AUTH, REASON_NEEDS_MASTER):
+                self.attempted += 1
+                self.failed += 1
+            return
+        self.attempted += tried
+        # Keyed by the record's own id string (equal to the file stem): one copy each.
+        self.records[record.key_id] = with_material(record, material)
 
 
 class LocalKeyStore:
@@ -98,48 +149,41 @@ class LocalKeyStore:
     # ----------------------------------------------------------------------------- open/close
 
     def open(self) -> None:
-        """Validate and index the whole directory; idempotent."""
+        """Validate and index the whole directory; idempotent.
+
+        One pass over the directory when the salt exists (the usual start): each record is
+        read, checked, decrypted and indexed before the next is read.
+        """
         with self._write_lock:
             if self._opened:
                 return
             if self._master_key is None and not self._allow_plaintext:
                 raise MasterKeyError("no master key configured and plaintext storage not allowed")
             self._prepare_directory()
-            self._remove_temp_files()
+            names = self._scan_directory()
             # With a salt already on disk, derive first: Argon2id's 19 MiB are freed again before
             # the records are read, instead of adding to the peak of a large store.
             keys = self._existing_wrapping_keys() if self._master_key else None
-            stored, unreadable = self._read_all_records()
+            opening = _Opening(keys)
             if self._master_key and keys is None:
-                keys = self._load_wrapping_keys(stored, unreadable)
-            records: dict[str, KeyRecord] = {}
-            tombstones: list[str] = []
-            attempted = failed = 0
-            while stored:
-                # Popped as it goes: the decoded record is freed as soon as the final one exists.
-                key_id, item = stored.popitem()
-                if item.record.status == "Deleted":
-                    tombstones.append(key_id)
-                    continue
-                try:
-                    material, tried = unwrap_material(item, keys)
-                except UnreadableRecord as problem:
-                    unreadable[key_id] = problem.reason
-                    if problem.reason in (REASON_AUTH, REASON_NEEDS_MASTER):
-                        attempted += 1
-                        failed += 1
-                    continue
-                attempted += int(tried)
-                # Keyed by the record's own id string (equal to the file stem): one copy each.
-                records[item.record.key_id] = with_material(item.record, material)
-            if attempted and failed == attempted:
+                # No salt yet: every record is decoded before one may be created.
+                stored = self._read_records(names, opening.unreadable)
+                keys = opening.keys = self._load_wrapping_keys(stored, opening.unreadable)
+                while stored:
+                    # Popped as it goes: the decoded record is freed as soon as the final exists.
+                    opening.admit(stored.popitem()[1])
+            else:
+                self._read_records(names, opening.unreadable, opening.admit)
+            if opening.attempted and opening.failed == opening.attempted:
                 raise MasterKeyError("the master key does not decrypt any stored key")
-            for key_id in tombstones:
+            for key_id in opening.tombstones:
                 self._remove_file(self._record_path(key_id))
+            records = opening.records
+            ids = sorted(records)
             with self._index_lock:
                 self._records = records
-                self._ids = sorted(records)
-                self._unreadable = unreadable
+                self._ids = ids
+                self._unreadable = opening.unreadable
                 self._keys = keys
                 self._opened = True
 
@@ -166,44 +210,72 @@ class LocalKeyStore:
                 f"{RESTORE_MARKER_FILE} present: an interrupted restore must be finished first"
             )
 
-    def _remove_temp_files(self) -> None:
+    def _scan_directory(self) -> list[str]:
+        """Remove leftover temp files and name the record files, in one listing."""
+        names: list[str] = []
+        leftovers: list[str] = []
         try:
             with os.scandir(self._dir) as entries:
-                leftovers = [e.path for e in entries if _TEMP_NAME.search(e.name) and e.is_file()]
+                for entry in entries:
+                    name = entry.name
+                    if name.endswith(KEY_SUFFIX):
+                        if name != KEY_SUFFIX and entry.is_file():
+                            names.append(name)
+                    elif TEMP_MARKER in name and _TEMP_NAME.search(name) and entry.is_file():
+                        leftovers.append(entry.path)
+        except OSError as err:
+            raise StorageError(f"cannot list key directory: {err.strerror}") from err
+        try:
             for path in leftovers:
                 os.remove(path)
             if leftovers:
                 fsync_dir(self._dir)
         except OSError as err:
             raise StorageError(f"cannot remove temp files: {err.strerror}") from err
+        return names
 
-    def _read_all_records(self) -> tuple[dict[str, StoredRecord], dict[str, str]]:
+    def _read_records(
+        self,
+        names: list[str],
+        unreadable: dict[str, str],
+        admit: Callable[[StoredRecord], None] | None = None,
+    ) -> dict[str, StoredRecord]:
+        """Decode each record file; each goes to ``admit``, or is kept when it is None."""
         stored: dict[str, StoredRecord] = {}
-        unreadable: dict[str, str] = {}
         try:
-            with os.scandir(self._dir) as entries:
-                names = [
-                    e.name
-                    for e in entries
-                    if e.name.endswith(KEY_SUFFIX) and e.name != KEY_SUFFIX and e.is_file()
-                ]
+            dir_fd = os.open(self._dir, _DIR_FLAGS) if _OPEN_AT else None
         except OSError as err:
             raise StorageError(f"cannot list key directory: {err.strerror}") from err
-        for name in names:
-            stem = name[: -len(KEY_SUFFIX)]
-            try:
-                validate_key_id(stem)
-                raw = (self._dir / name).read_bytes()
-                stored[stem] = decode_record(stem, raw)
-            except InvalidKeyIdError:
-                unreadable[stem] = REASON_BAD_ID
-            except IsADirectoryError:
-                continue
-            except OSError:
-                unreadable[stem] = REASON_IO
-            except UnreadableRecord as problem:
-                unreadable[stem] = problem.reason
-        return stored, unreadable
+        prefix = f"{self._dir}{os.sep}"
+        try:
+            for name in names:
+                stem = name[: -len(KEY_SUFFIX)]
+                try:
+                    validate_key_id(stem)
+                    if dir_fd is not None:
+                        raw = _read_at(name, dir_fd)
+                    else:
+                        raw = _read_at(prefix + name, None)
+                    item = decode_record(stem, raw)
+                except InvalidKeyIdError:
+                    unreadable[stem] = REASON_BAD_ID
+                    continue
+                except IsADirectoryError:
+                    continue
+                except OSError:
+                    unreadable[stem] = REASON_IO
+                    continue
+                except UnreadableRecord as problem:
+                    unreadable[stem] = problem.reason
+                    continue
+                if admit is None:
+                    stored[stem] = item
+                else:
+                    admit(item)
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
+        return stored
 
     def _existing_wrapping_keys(self) -> WrappingKeys | None:
         """The wrapping keys from the salt on disk, or None when there is no salt file yet."""

@@ -187,6 +187,18 @@ class KeyOperations:
 
     def list_keys(self, marker: str | None, limit: int) -> tuple[list[KeyView], bool, list[str]]:
         """One page (marker exclusive), whether truncated, and unreadable ids in its range."""
+        records, truncated, unreadable = self.list_records(marker, limit)
+        return [KeyView.of(r) for r in records], truncated, unreadable
+
+    def list_records(
+        self, marker: str | None, limit: int
+    ) -> tuple[list[KeyRecord], bool, list[str]]:
+        """:meth:`list_keys` with the store's own records instead of views.
+
+        For the listing route, which renders each record straight to JSON: records are
+        immutable, so they may be read after the lock is released. They hold the key material;
+        a renderer must read the metadata fields only.
+        """
         with self._lock:
             store = self.require_store()
             if limit == 0:
@@ -199,7 +211,7 @@ class KeyOperations:
                 return lower_ok and (upper is None or key_id.encode() <= upper.encode())
 
             unreadable = [k for k in store.unreadable_key_ids if in_range(k)]
-            return [KeyView.of(r) for r in records], truncated, unreadable
+            return records, truncated, unreadable
 
     def describe_key(self, key_id: str) -> KeyView:
         """Key metadata, served from the cache when it holds the key."""

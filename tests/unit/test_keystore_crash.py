@@ -82,7 +82,11 @@ def _run_and_kill(
         assert first == "ready\n", child.stderr.read() if child.stderr else first
         time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
-        rest, errors = child.communicate(timeout=30)
+        child.wait(timeout=30)
+        # Read through the same buffered file readline() used: communicate() would read the
+        # pipe beneath it and drop what readline() had already buffered (acknowledgements).
+        rest = child.stdout.read()
+        errors = child.stderr.read() if child.stderr else ""
     finally:
         if child.poll() is None:
             child.kill()
