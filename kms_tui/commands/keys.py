@@ -9,6 +9,7 @@ the console does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -161,6 +162,7 @@ async def deletion_dates(
 
 async def run_list(ctx: Context) -> int:
     """Every key, page by page, filtered by state and text like the console's ``/``."""
+    from kms_tui.api.prefetch import prefetched
     from kms_tui.api.wire import KeyStatus
     from kms_tui.tui.key_usability import key_state_of
 
@@ -171,24 +173,29 @@ async def run_list(ctx: Context) -> int:
     unreadable = 0
     listed = 0
     async with ctx.session() as session:
-        async for page in session.admin.iter_keys(page_size=PAGE, first_page_size=FIRST_PAGE):
-            matched = [
-                info
-                for info in page.keys
-                if (wanted_state is None or key_state_of(info.status).value == wanted_state)
-                and (not needle or needle in _search_text(info))
-            ]
-            pending = [info.key_id for info in matched if info.status is KeyStatus.PENDING_DELETION]
-            dates = await deletion_dates(session.admin, pending, out)
-            for info in matched:
-                writer.key(key_from_info(info, dates.get(info.key_id)))
-            for key_id in page.unreadable_key_ids:
-                unreadable += 1
-                if wanted_state is None and (not needle or needle in key_id.lower()):
-                    writer.key(unreadable_key(key_id))
-            writer.flush()
-            listed += len(page.keys)
-            out.progress(f"listed {listed:,} keys, {writer.count:,} shown…")
+        # The server renders the next page while this one is written out.
+        pages = prefetched(session.admin.iter_keys(page_size=PAGE, first_page_size=FIRST_PAGE))
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                matched = [
+                    info
+                    for info in page.keys
+                    if (wanted_state is None or key_state_of(info.status).value == wanted_state)
+                    and (not needle or needle in _search_text(info))
+                ]
+                pending = [
+                    info.key_id for info in matched if info.status is KeyStatus.PENDING_DELETION
+                ]
+                dates = await deletion_dates(session.admin, pending, out)
+                for info in matched:
+                    writer.key(key_from_info(info, dates.get(info.key_id)))
+                for key_id in page.unreadable_key_ids:
+                    unreadable += 1
+                    if wanted_state is None and (not needle or needle in key_id.lower()):
+                        writer.key(unreadable_key(key_id))
+                writer.flush()
+                listed += len(page.keys)
+                out.progress(f"listed {listed:,} keys, {writer.count:,} shown…")
     writer.close()
     if unreadable:
         out.message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -14,6 +15,7 @@ from textual.widgets import Input, Static
 
 from kms_tui.api.errors import KmsError
 from kms_tui.api.models import KeyInfo
+from kms_tui.api.prefetch import prefetched
 from kms_tui.api.service_models import Capabilities
 from kms_tui.api.wire import KeyState
 from kms_tui.tui.error_text import error_text, explain
@@ -157,17 +159,24 @@ class KeysScreen(KmsScreen):
         self._show_status()
         try:
             admin = await self.ctx.admin()
-            async for page in admin.iter_keys(page_size=PAGE_SIZE, first_page_size=FIRST_PAGE_SIZE):
-                rows = [self._row(info) for info in page.keys]
-                rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
-                self.unreadable_count += len(page.unreadable_key_ids)
-                pending.extend(row.key_id for row in rows if row.state is KeyState.PENDING_DELETION)
-                self.loaded_count += len(rows)
-                if first_load:
-                    table.add_rows(rows)
-                else:
-                    collected.extend(rows)
-                self._show_status()
+            # The server renders the next page while this one becomes rows on the screen.
+            pages = prefetched(
+                admin.iter_keys(page_size=PAGE_SIZE, first_page_size=FIRST_PAGE_SIZE)
+            )
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    rows = [self._row(info) for info in page.keys]
+                    rows.extend(KeyRow.unreadable(key_id) for key_id in page.unreadable_key_ids)
+                    self.unreadable_count += len(page.unreadable_key_ids)
+                    pending.extend(
+                        row.key_id for row in rows if row.state is KeyState.PENDING_DELETION
+                    )
+                    self.loaded_count += len(rows)
+                    if first_load:
+                        table.add_rows(rows)
+                    else:
+                        collected.extend(rows)
+                    self._show_status()
         except KmsError as err:
             self.listing = False
             self.load_error = error_text(err)
