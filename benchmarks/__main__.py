@@ -326,6 +326,15 @@ class Harness:
                 result["server_list_keys_s"],
                 Target.ratio_at_most(2),
             ),
+            Row(
+                "scale: load",
+                "the same handler vs the store's page of records alone (list_records: what "
+                "the handler reads; the rest is rendering JSON)",
+                "s",
+                result["server_handler_s"],
+                result.get("server_records_s", []),
+                Target.report_only("report the ratio"),
+            ),
         ]
 
     def _store(self) -> list[Row]:

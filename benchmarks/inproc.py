@@ -108,6 +108,7 @@ async def case_load(server: EmbeddedServer, options: argparse.Namespace) -> dict
         "json_s": [],
         "server_list_keys_s": [],
         "server_handler_s": [],
+        "server_records_s": [],
     }
     keys_seen = 0
     async with _client(server) as client:
@@ -155,6 +156,10 @@ async def case_load(server: EmbeddedServer, options: argparse.Namespace) -> dict
                 for marker in markers:
                     service.keys.list_keys(marker, PAGE_SIZE)
                 figures["server_list_keys_s"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                for marker in markers:
+                    service.keys.list_records(marker, PAGE_SIZE)
+                figures["server_records_s"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 for marker in markers:
                     admin_keys.list_keys(service, _list_request(marker))
