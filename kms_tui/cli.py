@@ -159,8 +159,11 @@ def run_console(args: argparse.Namespace) -> int:
             users_file=connection.users_file,
         ).spawn()
     try:
-        from kms_tui.factory import build_app
+        from kms_tui.factory import build_app, preload_client_stack
 
+        # The client stack (httpx, botocore's signer, the models) loads on a thread: it takes
+        # the CPU whenever the UI thread waits (the terminal, the first paint), not after it.
+        preload_client_stack()
         _log_console_to_file()
         app = build_app(connection, settings, cli_read_only=args.read_only, embedded_process=early)
         try:

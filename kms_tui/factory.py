@@ -141,6 +141,13 @@ async def connect(
         )
 
 
+def preload_client_stack() -> None:
+    """Start loading the client stack on a daemon thread (connecting waits for it if needed)."""
+    import threading
+
+    threading.Thread(target=_import_client_stack, name="preload-client", daemon=True).start()
+
+
 def _import_client_stack() -> None:
     """Load the modules connecting needs (httpx, botocore's signer, the clients, the models)."""
     import kms_tui.api.admin
