@@ -1,6 +1,6 @@
 """``python -m benchmarks``: every case beside its baseline, a table of medians, a JSON copy.
 
-    python -m benchmarks                 # the full run (~4 minutes on 2 cores)
+    python -m benchmarks                 # the full run (~9 minutes on 2 cores), recorded
     python -m benchmarks --quick         # small sizes, few rounds: checks the harness works
     python -m benchmarks --only startup --only live --rounds 3
     python -m benchmarks --json /tmp/run.json --profile
