@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
@@ -145,7 +146,13 @@ def preload_client_stack() -> None:
     """Start loading the client stack on a daemon thread (connecting waits for it if needed)."""
     import threading
 
-    threading.Thread(target=_import_client_stack, name="preload-client", daemon=True).start()
+    def preload() -> None:
+        # Nothing may reach the terminal from here: connecting imports the stack again on its
+        # own and reports any failure the way every connection failure is reported.
+        with contextlib.suppress(Exception):
+            _import_client_stack()
+
+    threading.Thread(target=preload, name="preload-client", daemon=True).start()
 
 
 def _import_client_stack() -> None:
