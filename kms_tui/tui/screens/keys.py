@@ -68,6 +68,9 @@ class KeysScreen(KmsScreen):
     """
 
     CSS_PATH = style_path("keys.tcss")
+    # Focused as the screen mounts, so the footer's first composition already shows the
+    # table's keys (a focus set in on_mount came after it and made the footer compose twice).
+    AUTO_FOCUS = "#key-table"
     # The footer has room for the main actions; the rest are in help (?) and the palette (:).
     IAM_ACTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
         "create_key": ("kms:Configure",),
