@@ -219,6 +219,18 @@ class Harness:
         seconds = dataset.create(cwd=REPO)
         self.details.setdefault("seed_s", {})[str(dataset.key_count)] = seconds
 
+    def _worker(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Run one case's worker process; its JSON is the last line of its stdout (kept in the
+        run's details under ``name``)."""
+        done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} worker failed ({done.returncode}): {done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        self.details[name] = result
+        return result
+
     def _inproc(self, case: str, dataset: DataSet, rounds: int, *extra: str) -> dict[str, Any]:
         argv = [
             sys.executable,
@@ -232,14 +244,7 @@ class Harness:
         ]
         if self.profile_dir is not None:
             argv += ["--profile", str(self.profile_dir / f"{case}.txt")]
-        done = subprocess.run(
-            argv, env=dataset.env(), cwd=REPO, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{case} worker failed ({done.returncode}): {done.stderr[-2000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        self.details[case] = result
-        return result
+        return self._worker(case, argv, dataset.env())
 
     def _client(self) -> list[Row]:
         plan = self.plan
@@ -286,11 +291,7 @@ class Harness:
             f"--heads={self.plan.s3_heads}",
             f"--in-flight={self.plan.s3_in_flight}",
         ]
-        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"s3 worker failed ({done.returncode}): {done.stderr[-2000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        self.details["s3"] = result
+        result = self._worker("s3", argv)
         return s3_rows(result)
 
     def _scan(self) -> list[Row]:
@@ -304,11 +305,7 @@ class Harness:
             f"--rounds={self.plan.heavy_rounds}",
             f"--proxy-baseline={self.plan.scan_proxy_baseline}",
         ]
-        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"scan worker failed ({done.returncode}): {done.stderr[-2000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        self.details["scan"] = result
+        result = self._worker("scan", argv)
         return scan_rows(result)
 
     def _load(self) -> list[Row]:
@@ -364,13 +361,7 @@ class Harness:
         ]
         if self.profile_dir is not None:
             argv += ["--profile", str(self.profile_dir / "store.txt")]
-        done = subprocess.run(
-            argv, env=self.large.env(), cwd=REPO, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"store worker failed ({done.returncode}): {done.stderr[-2000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        self.details["store"] = result
+        result = self._worker("store", argv, self.large.env())
         return [
             Row(
                 "scale: store",

@@ -38,17 +38,12 @@ class BareApp(App[None]):
         table.focus()
 
 
-class RowsApp(App[None]):
-    """Header, DataTable, Footer; the rows are filled in on mount."""
+class RowsApp(BareApp):
+    """The bare app with the console's five columns; the rows are filled in on mount."""
 
     def __init__(self, rows: int) -> None:
         super().__init__()
         self.row_count = rows
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="table")
-        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

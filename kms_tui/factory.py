@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -65,15 +66,13 @@ def build_context(
     endpoint_label: str | None = None,
     timer: Callable[[], float] | None = None,
 ) -> AppContext:
-    """A context; a remote one gets its clients at once, the embedded one in :func:`connect`."""
+    """A context without clients yet: :func:`connect` attaches them (every context, remote or
+    embedded, is connected by the app's connect worker, after the first frame)."""
     from kms_tui.tui.context import AppContext
 
-    context = AppContext(
+    return AppContext(
         connection, settings, activity, clock=clock, endpoint_label=endpoint_label, timer=timer
     )
-    if connection.endpoint is not None:
-        context.attach_clients(*make_clients(connection, connection.endpoint))
-    return context
 
 
 async def connect(
@@ -82,14 +81,20 @@ async def connect(
     embedded_base: Path | None = None,
     process: EmbeddedProcess | None = None,
 ) -> None:
-    """Start the embedded server (a child process), bootstrap it, attach its clients.
+    """Attach the context's clients; for the embedded server, start it (a child process) and
+    bootstrap it first.
 
     ``process`` is one the command line spawned before loading the console, if it did. A
-    remote context is already connected. A :class:`KmsError` from the bootstrap is raised
-    after the clients are attached, so the Service screen can still be used to repair it.
+    :class:`KmsError` from the bootstrap is raised after the clients are attached, so the
+    Service screen can still be used to repair it.
     """
     connection = context.connection
-    if not connection.is_embedded or context.is_ready:
+    if context.is_ready:
+        return
+    if connection.endpoint is not None:
+        if not _client_stack_loaded():  # cli preloads it; if not done yet, load it off the UI
+            await asyncio.to_thread(_import_client_stack)
+        context.attach_clients(*make_clients(connection, connection.endpoint))
         return
     base = embedded_base if embedded_base is not None else paths.data_dir()
     server_dir = base / "server" if embedded_base is not None else paths.server_data_dir()
@@ -153,6 +158,13 @@ def preload_client_stack() -> None:
             _import_client_stack()
 
     threading.Thread(target=preload, name="preload-client", daemon=True).start()
+
+
+_CLIENT_STACK = ("kms_tui.api.admin", "kms_tui.api.buckets", "kms_tui.bootstrap")
+
+
+def _client_stack_loaded() -> bool:
+    return all(name in sys.modules for name in _CLIENT_STACK)
 
 
 def _import_client_stack() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from kms_tui.api.wire import (
     _EMPTY_MAP,
@@ -192,34 +192,7 @@ class _KeyInfoBuilder:
     has the same layout, so once every slot is filled its class can become KeyInfo.
     """
 
-    __slots__ = (
-        "key_id",
-        "description",
-        "algorithm",
-        "usage",
-        "status",
-        "version",
-        "metadata",
-        "tags",
-        "created_at",
-        "rotated_at",
-        "created_by",
-        "rotation_due",
-        "rotation_due_reason",
-    )
-    key_id: str
-    description: str | None
-    algorithm: str
-    usage: KeyUsage
-    status: KeyStatus
-    version: int
-    metadata: Mapping[str, str]
-    tags: Mapping[str, str]
-    created_at: datetime
-    rotated_at: datetime | None
-    created_by: str | None
-    rotation_due: bool
-    rotation_due_reason: RotationDueReason | None
+    __slots__ = KeyInfo.__slots__  # the very layout, so the class can become KeyInfo
 
 
 _new_builder = object.__new__
@@ -297,7 +270,7 @@ def _fast_key_info(d: object) -> KeyInfo | None:
         rotated_at = _fast_timestamp(rotated_at)
         if rotated_at is None:
             return None
-    info = _new_builder(_KeyInfoBuilder)
+    info: Any = _new_builder(_KeyInfoBuilder)
     info.key_id = key_id
     info.description = description
     info.algorithm = algorithm
@@ -311,8 +284,8 @@ def _fast_key_info(d: object) -> KeyInfo | None:
     info.created_by = created_by
     info.rotation_due = rotation_due
     info.rotation_due_reason = reason
-    info.__class__ = KeyInfo  # type: ignore[assignment]
-    return info  # type: ignore[return-value]
+    info.__class__ = KeyInfo
+    return cast("KeyInfo", info)
 
 
 def _fast_key_page(d: object) -> KeyPage | None:
