@@ -34,8 +34,13 @@ class BareApp(App[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(BARE_MARKER)
+        self.fill(table)
         table.focus()
+
+    def fill(self, table: DataTable[str]) -> None:
+        """The table's columns and rows (a subclass's ``on_mount`` would run as well as this
+        one's: Textual calls the handler of every class in the MRO)."""
+        table.add_column(BARE_MARKER)
 
 
 class RowsApp(BareApp):
@@ -45,11 +50,9 @@ class RowsApp(BareApp):
         super().__init__()
         self.row_count = rows
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+    def fill(self, table: DataTable[str]) -> None:
         table.add_columns("ID", "DESCRIPTION", "STATE", "CREATED", "TAGS")
         table.add_rows(synthetic_row(index) for index in range(self.row_count))
-        table.focus()
 
 
 class EchoApp(App[None]):
