@@ -36,7 +36,7 @@ from kms_tui.factory import build_app
 from kms_tui.policy import CANNED_POLICIES
 from kms_tui.settings import Connection, Settings
 from kms_tui.tui.app import KmsTuiApp
-from tests.tui.helpers import next_poll, screen_of, wait_until
+from tests.tui.helpers import next_poll, screen_of, wait_for_workers, wait_until
 
 __all__ = [
     "FROZEN_NOW",
@@ -103,9 +103,14 @@ class StepTimer:
     """A ``perf_counter`` stand-in whose intervals cycle through fixed steps (poll latency)."""
 
     def __init__(self, steps_ms: tuple[float, ...] = (4.0, 6.0, 3.0, 9.0, 5.0, 4.0)) -> None:
+        self._steps_ms = steps_ms
+        self.restart()
+
+    def restart(self) -> None:
+        """Back to the first step (the start-up may poll once or twice, by timing)."""
         self._now = 0.0
         self._calls = 0
-        self._steps = itertools.cycle(steps_ms)
+        self._steps = itertools.cycle(self._steps_ms)
 
     def __call__(self) -> float:
         # Polls call it twice (start, end): only the end advances, so latency is the step.
@@ -302,8 +307,16 @@ def _keys_loaded(pilot: Pilot[Any]) -> bool:
     )
 
 
-async def _on_keys(pilot: Pilot[Any], highlight: str = "app-key") -> None:
+async def _keys_listed(pilot: Pilot[Any]) -> None:
+    """Every seeded key listed, and the load finished: after the listing it describes the
+    pending keys for their deletion dates (a request that shows on Keys and in the cache)."""
     await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
+    await wait_for_workers(_app(pilot), "keys.load")
+    await settle(pilot, lambda: True, "the deletion dates")
+
+
+async def _on_keys(pilot: Pilot[Any], highlight: str = "app-key") -> None:
+    await _keys_listed(pilot)
     await _app(pilot).jump_to_key(highlight)
     await settle(pilot, lambda: _detail_shows(pilot, highlight), f"{highlight}'s details")
 
@@ -365,7 +378,7 @@ async def schedule_deletion_dialog(pilot: Pilot[Any]) -> None:
 
 
 async def service_screen(pilot: Pilot[Any]) -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
+    await _keys_listed(pilot)
     await pilot.press("1")
     await settle(pilot, lambda: _app(pilot).screen.config_info is not None, "the configuration")
 
@@ -403,7 +416,7 @@ def _buckets_loaded(pilot: Pilot[Any]) -> bool:
 
 
 async def buckets_screen(pilot: Pilot[Any]) -> None:
-    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
+    await _keys_listed(pilot)
     await pilot.press("4")
     await settle(pilot, lambda: _buckets_loaded(pilot), "the buckets listed")
 
@@ -475,13 +488,21 @@ async def encryption_check(pilot: Pilot[Any]) -> None:
 
 async def stats_screen(pilot: Pilot[Any]) -> None:
     app = _app(pilot)
-    await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
+    await _keys_listed(pilot)
     # The highlighted key's details are described after a short delay; that describe counts
     # in the cache, so it must be done before the first round is drawn (else the charts vary).
     keys = app.mode_screens["keys"]
     highlighted = keys.key_table.highlighted
     assert highlighted is not None
     await settle(pilot, lambda: _detail_shows(pilot, highlighted.key_id), "the first details")
+    # Opening the screen draws the poller's newest round: not the start-up one, which raced
+    # the listing and its describes, but one that started after all of them. The start-up
+    # polls once or twice (by timing), so the latency steps start again once it is through.
+    await next_poll(app, pilot)
+    timer = app.context.timer
+    assert isinstance(timer, StepTimer)
+    timer.restart()
+    await next_poll(app, pilot)
     await pilot.press("5")
     screen = app.mode_screens["stats"]
     await settle(pilot, lambda: screen.last_status is not None, "a drawn status round")
