@@ -21,7 +21,6 @@ from pathlib import Path
 
 from kms_tui import paths
 from kms_tui.api.admin import KmsAdminClient
-from kms_tui.api.backends import LocalConfig
 from kms_tui.api.errors import KmsError
 from kms_tui.api.wire import ServiceState
 
@@ -111,6 +110,8 @@ async def bootstrap_embedded(
         return BootstrapResult(False, False, result.state)
     if status.state is not ServiceState.NOT_CONFIGURED:
         return BootstrapResult(False, False, status.state)
+    from kms_tui.api.backends import LocalConfig  # only a first start configures
+
     master_key, created = _master_key_for(key_dir, key_file)
     paths.ensure_private_dir(key_dir)
     config = LocalConfig(

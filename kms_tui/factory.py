@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -169,9 +170,17 @@ def _client_stack_loaded() -> bool:
 
 def _import_client_stack() -> None:
     """Load the modules connecting needs (httpx, botocore's signer, the clients, the models)."""
+    # httpx loads its transport (httpcore, h11) when a client is made and anyio's asyncio
+    # backend on the first request: about 35 ms that would otherwise run on the UI loop.
+    # Only a head start: the backend's module is anyio's own business, so it may be missing.
+    import httpcore  # noqa: F401
+
     import kms_tui.api.admin
     import kms_tui.api.buckets
     import kms_tui.bootstrap  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio._backends._asyncio")
 
 
 def _as_account(connection: Connection) -> Connection:

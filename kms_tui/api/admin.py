@@ -16,20 +16,12 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
 
 from kms_tui.api.auth import SigV4Auth
-from kms_tui.api.backends import BackendConfig
-from kms_tui.api.backup_models import (
-    BackupResult,
-    BackupStatus,
-    RestoreAbortResult,
-    RestoreDryRun,
-    RestoreResult,
-)
 from kms_tui.api.errors import (
     KmsAccessDenied,
     KmsConnectionError,
@@ -58,6 +50,18 @@ from kms_tui.api.service_models import (
 )
 from kms_tui.api.wire import ConflictPolicy, KeySpec
 from kms_tui.iam_actions import admin_action
+
+if TYPE_CHECKING:
+    # Configuration and backup models load when those calls are made, not with the client
+    # (about 20 ms of class building that the start-up path and the key listing never use).
+    from kms_tui.api.backends import BackendConfig
+    from kms_tui.api.backup_models import (
+        BackupResult,
+        BackupStatus,
+        RestoreAbortResult,
+        RestoreDryRun,
+        RestoreResult,
+    )
 
 __all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "validate_key_id"]
 
@@ -599,10 +603,14 @@ class KmsAdminClient:
 
     async def backup_status(self) -> BackupStatus:
         """Whether a backup can be taken now, and where it would go."""
+        from kms_tui.api.backup_models import BackupStatus
+
         return await self._call("GET", "/kms/backup", BackupStatus.from_wire)
 
     async def create_backup(self, backup_id: str | None = None) -> BackupResult:
         """Write a backup bundle on the server (Local backend only)."""
+        from kms_tui.api.backup_models import BackupResult
+
         body: dict[str, Any] | None = None
         if backup_id is not None:
             body = {"backup_id": _backup_id(backup_id)}
@@ -612,6 +620,8 @@ class KmsAdminClient:
         self, bundle: str, *, observed_generation: int | None = None
     ) -> RestoreDryRun:
         """What restoring ``bundle`` would do: blockers, conflicts, config differences."""
+        from kms_tui.api.backup_models import RestoreDryRun
+
         body = _restore_body(bundle, observed_generation)
         return await self._call("POST", "/kms/restore/dry-run", RestoreDryRun.from_wire, body=body)
 
@@ -624,6 +634,8 @@ class KmsAdminClient:
         observed_generation: int | None = None,
     ) -> RestoreResult:
         """Restore a bundle into a stopped service; both confirmations are required."""
+        from kms_tui.api.backup_models import RestoreResult
+
         body = _restore_body(bundle, observed_generation)
         if not isinstance(confirm_backup_id, str) or not confirm_backup_id:
             raise ValueError("confirm_backup_id must be the bundle's backup id")
@@ -643,6 +655,8 @@ class KmsAdminClient:
         """Abandon an interrupted restore; the key dir must match the configured one."""
         if not isinstance(confirm_target_key_dir, str) or not confirm_target_key_dir:
             raise ValueError("confirm_target_key_dir must be the configured key directory")
+        from kms_tui.api.backup_models import RestoreAbortResult
+
         return await self._call(
             "POST",
             "/kms/restore/abort",
