@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import gc
 import json
 import random
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote, unquote
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
         RestoreResult,
     )
 
-__all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "validate_key_id"]
+__all__ = ["ADMIN_PREFIX", "KmsAdminClient", "decode_answer", "gc_paused", "validate_key_id"]
 
 ADMIN_PREFIX = "/rustfs/admin/v3"
 _RETRY_STATUSES = frozenset({502, 503, 504})
@@ -131,6 +133,24 @@ def _named_key(
     if path.startswith(prefix) and "/" not in path[len(prefix) :]:
         return unquote(path[len(prefix) :])
     return None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a page of answers becomes objects.
+
+    A listing page is thousands of new, acyclic objects (the JSON, then the models); the
+    collector would run several times over them, and over everything the process already
+    holds, for nothing: about a quarter of the parsing time of a 1,000-key page. Reference
+    counting still frees what is dropped. A collector that was off stays off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def decode_answer(response: httpx.Response) -> dict[str, Any]:
@@ -342,23 +362,25 @@ class KmsAdminClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        bulk: bool = False,
     ) -> _T:
         response = await self._send(method, path, params=params, body=body)
-        try:
-            data = decode_answer(response)
-        except KmsAccessDenied as err:
-            if err.is_policy_refusal:
-                err.action = admin_action(method, path)
-                err.resource = _named_key(path, params, body)
-            raise
-        try:
-            return parse(data)
-        except KmsResponseError as err:
-            raise KmsResponseError(
-                err.message,
-                status=response.status_code,
-                request_id=response.headers.get("x-amz-request-id"),
-            ) from err
+        with gc_paused() if bulk else contextlib.nullcontext():
+            try:
+                data = decode_answer(response)
+            except KmsAccessDenied as err:
+                if err.is_policy_refusal:
+                    err.action = admin_action(method, path)
+                    err.resource = _named_key(path, params, body)
+                raise
+            try:
+                return parse(data)
+            except KmsResponseError as err:
+                raise KmsResponseError(
+                    err.message,
+                    status=response.status_code,
+                    request_id=response.headers.get("x-amz-request-id"),
+                ) from err
 
     # --- service -------------------------------------------------------------------------
 
@@ -447,7 +469,9 @@ class KmsAdminClient:
                 raise ValueError("marker must be a string")
             if marker:
                 params["marker"] = marker
-        return await self._call("GET", "/kms/keys", KeyPage.from_wire, params=params or None)
+        return await self._call(
+            "GET", "/kms/keys", KeyPage.from_wire, params=params or None, bulk=True
+        )
 
     async def iter_keys(
         self, *, page_size: int = 1000, first_page_size: int | None = None
