@@ -65,6 +65,7 @@ class StatusPoller:
         self._wake = asyncio.Event()
         self._waiters: list[asyncio.Future[None]] = []
         self._connecting = False
+        self._polling = False  # a round is under way
 
     # --- connecting ------------------------------------------------------------------------
 
@@ -78,7 +79,10 @@ class StatusPoller:
             self.app.notify(err.message, title="Setting up the server failed", severity="error")
         finally:
             self._connecting = False
-        self._wake.set()
+        # A round under way has been waiting in context.admin() for this very outcome, so it
+        # reports it; only an idle poller (waiting out its interval or a backoff) needs waking.
+        if not self._polling:
+            self._wake.set()
 
     def retry_now(self) -> bool:
         """Poll again at once; returns True when a failed start-up must be run again first."""
@@ -105,9 +109,11 @@ class StatusPoller:
                 context = self.app.context
                 self._wake.clear()
                 waiters, self._waiters = self._waiters, []
+                self._polling = True
                 try:
                     ok = await self.poll_once(context)
                 finally:
+                    self._polling = False
                     self.rounds += 1
                     for waiter in waiters:
                         if not waiter.done():

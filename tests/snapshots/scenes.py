@@ -107,7 +107,7 @@ class StepTimer:
         self.restart()
 
     def restart(self) -> None:
-        """Back to the first step (the start-up may poll once or twice, by timing)."""
+        """Back to the first step (a scene draws from here whatever was polled before)."""
         self._now = 0.0
         self._calls = 0
         self._steps = itertools.cycle(self._steps_ms)
@@ -496,8 +496,8 @@ async def stats_screen(pilot: Pilot[Any]) -> None:
     assert highlighted is not None
     await settle(pilot, lambda: _detail_shows(pilot, highlighted.key_id), "the first details")
     # Opening the screen draws the poller's newest round: not the start-up one, which raced
-    # the listing and its describes, but one that started after all of them. The start-up
-    # polls once or twice (by timing), so the latency steps start again once it is through.
+    # the listing and its describes, but one that started after all of them. The latency
+    # steps start again here, so they do not depend on the rounds the start-up made.
     await next_poll(app, pilot)
     timer = app.context.timer
     assert isinstance(timer, StepTimer)

@@ -87,6 +87,17 @@ async def test_lands_on_keys_with_mode_strip_and_live_header(kms_server, make_ap
         assert app.kms_status is not None and app.kms_status.capabilities is not None
 
 
+async def test_start_up_polls_once(kms_server, make_app) -> None:
+    """The first round waits for the connection and reports it: connecting starts no second
+    round, so a round asked for next is the second of the session."""
+    app = make_app(kms_server, settings=Settings(poll_interval_seconds=3600.0))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.poller.rounds >= 1, "the first poll round")
+        await wait_connected(pilot, app)
+        await next_poll(app, pilot)
+        assert app.poller.rounds == 2
+
+
 async def test_read_only_header_marker(kms_server, make_app) -> None:
     app = make_app(kms_server, read_only=True)
     async with app.run_test(size=APP_SIZE) as pilot:
