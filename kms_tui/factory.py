@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -93,8 +92,9 @@ async def connect(
     if context.is_ready:
         return
     if connection.endpoint is not None:
-        if not _client_stack_loaded():  # cli preloads it; if not done yet, load it off the UI
-            await asyncio.to_thread(_import_client_stack)
+        # The cli preloads the stack; this waits for it (or loads it) on a worker thread, never
+        # on the UI loop, even while the preload is still part way through a module.
+        await asyncio.to_thread(_import_client_stack)
         context.attach_clients(*make_clients(connection, connection.endpoint))
         return
     base = embedded_base if embedded_base is not None else paths.data_dir()
@@ -161,26 +161,21 @@ def preload_client_stack() -> None:
     threading.Thread(target=preload, name="preload-client", daemon=True).start()
 
 
-_CLIENT_STACK = ("kms_tui.api.admin", "kms_tui.api.buckets", "kms_tui.bootstrap")
-
-
-def _client_stack_loaded() -> bool:
-    return all(name in sys.modules for name in _CLIENT_STACK)
+# What connecting needs: the clients and bootstrap (httpx, botocore's signer, the models) and
+# httpx's transport, which httpx itself loads only when a client is made. The optional ones are
+# a head start only: anyio's asyncio backend loads at the first request otherwise (about 35 ms
+# with httpcore, on the UI loop), and its module is anyio's own business, so it may be missing.
+_CLIENT_STACK = ("httpcore", "kms_tui.api.admin", "kms_tui.api.buckets", "kms_tui.bootstrap")
+_CLIENT_STACK_OPTIONAL = ("anyio._backends._asyncio",)
 
 
 def _import_client_stack() -> None:
-    """Load the modules connecting needs (httpx, botocore's signer, the clients, the models)."""
-    # httpx loads its transport (httpcore, h11) when a client is made and anyio's asyncio
-    # backend on the first request: about 35 ms that would otherwise run on the UI loop.
-    # Only a head start: the backend's module is anyio's own business, so it may be missing.
-    import httpcore  # noqa: F401
-
-    import kms_tui.api.admin
-    import kms_tui.api.buckets
-    import kms_tui.bootstrap  # noqa: F401
-
-    with contextlib.suppress(ImportError):
-        importlib.import_module("anyio._backends._asyncio")
+    """Load :data:`_CLIENT_STACK` (and what of :data:`_CLIENT_STACK_OPTIONAL` there is)."""
+    for name in _CLIENT_STACK:
+        importlib.import_module(name)
+    for name in _CLIENT_STACK_OPTIONAL:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _as_account(connection: Connection) -> Connection:
