@@ -312,7 +312,13 @@ async def _keys_listed(pilot: Pilot[Any]) -> None:
     pending keys for their deletion dates (a request that shows on Keys and in the cache)."""
     await settle(pilot, lambda: _keys_loaded(pilot), "the keys listed")
     await wait_for_workers(_app(pilot), "keys.load")
-    await settle(pilot, lambda: True, "the deletion dates")
+    table = _app(pilot).mode_screens["keys"].key_table
+
+    def dated() -> bool:
+        row = table.row(PENDING_KEY)
+        return row is not None and row.deletion_date is not None
+
+    await settle(pilot, dated, "the pending key's deletion date")
 
 
 async def _on_keys(pilot: Pilot[Any], highlight: str = "app-key") -> None:
